@@ -1,0 +1,446 @@
+/*
+ * inode.c - the inode cache, orphan cleanup and the batched commit.
+ *
+ * An inode is in the cache while the kernel holds a reference to it
+ * (nlookup > 0) or a handle is open on it; the root is always there. Its
+ * attributes live in struct inode and are written to meta.db when they
+ * are dirty and either the inode leaves the cache or a commit runs.
+ *
+ * When the last name of an inode goes (nlink = 0), it stays, an orphan,
+ * until the kernel forgets it and its last handle is closed; then its
+ * blocks are freed and its row deleted. Orphans left by a crash are
+ * deleted when the store is next mounted.
+ *
+ * The commit (fs_commit) is described in doc/DESIGN.md section 3.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+#include "fs/util.h"
+
+/* A commit is started early once the open transaction has this many. */
+#define COMMIT_CHANGES_MAX 20000
+
+static size_t inode_hash(const struct fs *fs, uint64_t ino)
+{
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) >> 17) &
+	       (fs->itab_size - 1);
+}
+
+static int itab_grow(struct fs *fs)
+{
+	size_t size = fs->itab_size ? fs->itab_size * 2 : 4096;
+	struct inode **t = calloc(size, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < fs->itab_size; i++) {
+		struct inode *in = fs->itab[i], *next;
+
+		for (; in; in = next) {
+			size_t h = (size_t)((in->ino * 0x9e3779b97f4a7c15ull) >>
+					    17) & (size - 1);
+			next = in->hnext;
+			in->hnext = t[h];
+			t[h] = in;
+		}
+	}
+	free(fs->itab);
+	fs->itab = t;
+	fs->itab_size = size;
+	return 0;
+}
+
+static struct inode *inode_alloc(struct fs *fs, const struct meta_inode *a,
+				 int *err)
+{
+	struct inode *in;
+	pthread_rwlockattr_t ra;
+	size_t h;
+
+	if (fs->ninodes >= fs->itab_size && itab_grow(fs)) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	in = calloc(1, sizeof(*in));
+	if (!in) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	in->ino = a->ino;
+	in->attr = *a;
+	in->has_xattrs = -1;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&in->iolock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	h = inode_hash(fs, in->ino);
+	in->hnext = fs->itab[h];
+	fs->itab[h] = in;
+	fs->ninodes++;
+	return in;
+}
+
+struct inode *inode_get(struct fs *fs, uint64_t ino, int *err)
+{
+	struct meta_inode a;
+	struct inode *in;
+
+	*err = 0;
+	for (in = fs->itab[inode_hash(fs, ino)]; in; in = in->hnext)
+		if (in->ino == ino)
+			return in;
+	*err = meta_inode_get(fs->st.meta, ino, &a);
+	if (*err) {
+		if (*err == -ENOENT)
+			log_debug("inode %llu is not in the store",
+				  (unsigned long long)ino);
+		return NULL;
+	}
+	return inode_alloc(fs, &a, err);
+}
+
+struct inode *inode_new(struct fs *fs, struct meta_inode *a,
+			const char *link, int *err)
+{
+	struct inode *in;
+
+	a->ino = fs->next_ino;
+	*err = meta_inode_insert(fs->st.meta, a, link, link ? strlen(link) : 0);
+	if (*err)
+		return NULL;
+	fs->next_ino++;
+	fs->ninodes_total++;
+	fs_note_changes(fs, 1);
+	in = inode_alloc(fs, a, err);
+	if (in) {
+		in->has_xattrs = 0;
+		in->map_loaded = true;
+	}
+	return in;
+}
+
+void inode_mark_dirty(struct fs *fs, struct inode *in)
+{
+	if (in->dirty)
+		return;
+	in->dirty = true;
+	in->dnext = fs->dirty_inodes;
+	if (in->dnext)
+		in->dnext->dpprev = &in->dnext;
+	in->dpprev = &fs->dirty_inodes;
+	fs->dirty_inodes = in;
+	fs_note_changes(fs, 1);
+}
+
+static void inode_clean(struct inode *in)
+{
+	if (!in->dirty)
+		return;
+	*in->dpprev = in->dnext;
+	if (in->dnext)
+		in->dnext->dpprev = in->dpprev;
+	in->dnext = NULL;
+	in->dpprev = NULL;
+	in->dirty = false;
+}
+
+/* Frees an orphan's blocks and deletes it from the store. */
+static int inode_delete(struct fs *fs, struct inode *in)
+{
+	int rc = map_free_all(fs, in);
+
+	if (!rc)
+		rc = meta_inode_delete(fs->st.meta, in->ino);
+	if (!rc) {
+		fs->ninodes_total--;
+		fs_note_changes(fs, 1);
+	}
+	return rc;
+}
+
+static void inode_unhash_free(struct fs *fs, struct inode *in)
+{
+	struct inode **pp = &fs->itab[inode_hash(fs, in->ino)];
+
+	while (*pp && *pp != in)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = in->hnext;
+		fs->ninodes--;
+	}
+	map_release(fs, in);
+	pthread_rwlock_destroy(&in->iolock);
+	free(in);
+}
+
+void inode_maybe_evict(struct fs *fs, struct inode *in)
+{
+	int rc = 0;
+
+	if (in->nlookup > 0 || in->nopen > 0 || in->ino == META_ROOT_INO)
+		return;
+	if (in->attr.nlink == 0) {
+		rc = inode_delete(fs, in);
+		if (rc)
+			log_msg("cannot delete unlinked inode %llu: %s",
+				(unsigned long long)in->ino, strerror(-rc));
+	} else if (in->dirty) {
+		rc = meta_inode_update(fs->st.meta, &in->attr);
+		if (rc) {
+			/* Keep it cached so the change is retried. */
+			log_msg("cannot write inode %llu: %s",
+				(unsigned long long)in->ino, strerror(-rc));
+			return;
+		}
+	}
+	inode_clean(in);
+	inode_unhash_free(fs, in);
+}
+
+void inode_to_stat(const struct fs *fs, const struct inode *in,
+		   struct stat *st)
+{
+	const struct meta_inode *a = &in->attr;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = in->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = fs->bs;
+	st->st_blocks = (blkcnt_t)((in->nblocks << fs->bshift) >> 9);
+	st->st_atim = ns_to_ts(a->atime_ns);
+	st->st_mtim = ns_to_ts(a->mtime_ns);
+	st->st_ctim = ns_to_ts(a->ctime_ns);
+}
+
+void fs_note_changes(struct fs *fs, uint64_t n)
+{
+	fs->changes += n;
+	if (fs->changes == COMMIT_CHANGES_MAX) {
+		pthread_mutex_lock(&fs->commit_wait_lock);
+		pthread_cond_signal(&fs->commit_wake);
+		pthread_mutex_unlock(&fs->commit_wait_lock);
+	}
+}
+
+static int flush_inodes(struct fs *fs)
+{
+	while (fs->dirty_inodes) {
+		struct inode *in = fs->dirty_inodes;
+		int rc = meta_inode_update(fs->st.meta, &in->attr);
+
+		if (rc)
+			return rc;
+		inode_clean(in);
+	}
+	return 0;
+}
+
+/* Commit with fs->lock and commit_lock held. */
+static int commit_locked(struct fs *fs)
+{
+	int rc;
+
+	if (fs->commit_error)
+		return fs->commit_error;
+	if (fs->changes == 0 && !fs->st.pack_written)
+		return 0;
+	rc = flush_inodes(fs);
+	if (!rc)
+		rc = map_flush(fs);
+	if (!rc)
+		rc = store_flush(&fs->st);
+	if (!rc && fs->next_ino != meta_super(fs->st.meta)->next_ino)
+		rc = meta_set_next_ino(fs->st.meta, fs->next_ino);
+	/* Invariant: data reaches the disk before metadata that names it. */
+	if (!rc)
+		rc = store_sync(&fs->st);
+	if (!rc && fs->changes)
+		rc = meta_commit(fs->st.meta);
+	if (rc) {
+		/*
+		 * The database may have rolled the transaction back while our
+		 * memory still holds it: nothing more can be committed safely.
+		 */
+		log_msg("commit to store \"%s\" failed: %s; no further changes will be saved",
+			fs->st.path, strerror(-rc));
+		fs->commit_error = rc;
+		return rc;
+	}
+	store_post_commit(&fs->st);
+	map_post_commit(fs);
+	fs->changes = 0;
+	return 0;
+}
+
+int fs_commit(struct fs *fs)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&fs->commit_lock);
+	pthread_mutex_lock(&fs->lock);
+	rc = commit_locked(fs);
+	pthread_mutex_unlock(&fs->lock);
+	pthread_rwlock_unlock(&fs->commit_lock);
+	return rc;
+}
+
+static void *committer(void *arg)
+{
+	struct fs *fs = arg;
+
+	pthread_mutex_lock(&fs->commit_wait_lock);
+	while (!fs->stopping) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += fs->opt.commit_interval;
+		pthread_cond_timedwait(&fs->commit_wake, &fs->commit_wait_lock,
+				       &ts);
+		if (fs->stopping)
+			break;
+		pthread_mutex_unlock(&fs->commit_wait_lock);
+		fs_commit(fs);
+		pthread_mutex_lock(&fs->commit_wait_lock);
+	}
+	pthread_mutex_unlock(&fs->commit_wait_lock);
+	return NULL;
+}
+
+int fs_start_committer(struct fs *fs)
+{
+	int rc = pthread_create(&fs->committer, NULL, committer, fs);
+
+	if (rc)
+		return -rc;
+	fs->committer_running = true;
+	return 0;
+}
+
+void fs_stop_committer(struct fs *fs)
+{
+	if (!fs->committer_running)
+		return;
+	pthread_mutex_lock(&fs->commit_wait_lock);
+	fs->stopping = true;
+	pthread_cond_signal(&fs->commit_wake);
+	pthread_mutex_unlock(&fs->commit_wait_lock);
+	pthread_join(fs->committer, NULL);
+	fs->committer_running = false;
+}
+
+static int delete_orphan(void *ctx, uint64_t ino)
+{
+	struct fs *fs = ctx;
+	int rc;
+	struct inode *in = inode_get(fs, ino, &rc);
+
+	if (!in)
+		return rc;
+	log_debug("deleting orphan inode %llu", (unsigned long long)ino);
+	inode_maybe_evict(fs, in);
+	return 0;
+}
+
+int fs_init(struct fs *fs, const char *store_path, const struct fs_options *o,
+	    char *err, size_t errlen)
+{
+	pthread_rwlockattr_t ra;
+	struct inode *root;
+	int rc;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->opt = *o;
+	rc = store_open(&fs->st, store_path, false, err, errlen);
+	if (rc)
+		return rc;
+	fs->bs = fs->st.block_size;
+	fs->bshift = fs->st.block_shift;
+	fs->next_ino = meta_super(fs->st.meta)->next_ino;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->commit_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&fs->commit_wait_lock, NULL);
+	pthread_cond_init(&fs->commit_wake, NULL);
+	fs->zero_page = calloc(1, fs->bs);
+	if (!fs->zero_page || itab_grow(fs)) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto fail;
+	}
+	fs->ninodes_total = meta_inode_count(fs->st.meta);
+	rc = meta_orphans(fs->st.meta, delete_orphan, fs);
+	if (!rc)
+		rc = commit_locked(fs);
+	if (rc) {
+		snprintf(err, errlen, "store \"%s\": cannot clean orphans: %s",
+			 store_path, strerror(-rc));
+		goto fail;
+	}
+	root = inode_get(fs, META_ROOT_INO, &rc);
+	if (!root) {
+		snprintf(err, errlen, "store \"%s\" has no root directory: %s",
+			 store_path, strerror(-rc));
+		goto fail;
+	}
+	return 0;
+fail:
+	fs_destroy(fs);
+	return rc;
+}
+
+void fs_destroy(struct fs *fs)
+{
+	fs_stop_committer(fs);
+	if (fs->st.meta) {
+		/* Write back what the cache still holds, then commit. */
+		for (size_t i = 0; i < fs->itab_size; i++) {
+			while (fs->itab[i]) {
+				struct inode *in = fs->itab[i];
+
+				in->nlookup = 0;
+				in->nopen = 0;
+				if (in->ino == META_ROOT_INO) {
+					if (in->dirty &&
+					    meta_inode_update(fs->st.meta,
+							      &in->attr) == 0)
+						inode_clean(in);
+					fs->itab[i] = in->hnext;
+					map_release(fs, in);
+					pthread_rwlock_destroy(&in->iolock);
+					free(in);
+					continue;
+				}
+				inode_maybe_evict(fs, in);
+				if (fs->itab[i] == in) /* eviction failed */
+					fs->itab[i] = in->hnext;
+			}
+		}
+		pthread_mutex_lock(&fs->lock);
+		fs->changes++;
+		commit_locked(fs);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	store_close(&fs->st);
+	free(fs->itab);
+	free(fs->ctab);
+	free(fs->zero_page);
+	fs->itab = NULL;
+	fs->ctab = NULL;
+	fs->zero_page = NULL;
+}

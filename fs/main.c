@@ -1,0 +1,353 @@
+/*
+ * main.c - the cowfs daemon: parses the command line, opens the store,
+ * mounts and serves until unmounted.
+ *
+ *	cowfs STORE MOUNTPOINT [-f] [-d] [-s] [-o opt,...]
+ *
+ * It is also what `mount -t fuse.cowfs STORE MNT -o ...` runs (through
+ * mount.fuse3), so /etc/fstab works.
+ *
+ * Without -f the daemon goes to the background only once the store is open
+ * and the mount is up: the process that was started waits for a word from
+ * its child and exits 0, or prints the child's error and exits 1. So a
+ * script that runs `cowfs STORE MNT` can rely on the exit status and use
+ * MNT at once.
+ */
+#include "config.h"
+
+#define FUSE_USE_VERSION 314
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "fs/fs.h"
+#include "fs/ops.h"
+#include "fs/util.h"
+
+#define READY_BYTE 0x06
+
+struct cmdline {
+	char *store;
+	char *mountpoint;
+	unsigned commit;
+	int nosplice;
+	int no_writeback;
+	int help;
+	int version;
+	int extra;	/* a third non-option argument */
+};
+
+#define OPT(t, p, v) { t, offsetof(struct cmdline, p), v }
+static const struct fuse_opt cowfs_opts[] = {
+	OPT("commit=%u", commit, 0),
+	OPT("nosplice", nosplice, 1),
+	OPT("writeback_cache", no_writeback, 0),
+	OPT("no_writeback_cache", no_writeback, 1),
+	OPT("-h", help, 1),
+	OPT("--help", help, 1),
+	OPT("-V", version, 1),
+	OPT("--version", version, 1),
+	FUSE_OPT_END
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cowfs STORE MOUNTPOINT [-f] [-d] [-s] [-o opt,...]\n"
+		"\n"
+		"Mounts the cowfs store STORE (made by mkfs.cowfs) on MOUNTPOINT.\n"
+		"Unmount with: fusermount3 -u MOUNTPOINT\n"
+		"\n"
+		"options:\n"
+		"  -f                     stay in the foreground\n"
+		"  -d, -o debug           log every request (implies -f)\n"
+		"  -s                     serve requests in one thread\n"
+		"  -o commit=SECONDS      commit metadata at least this often (default 5)\n"
+		"  -o nosplice            move data through memory instead of splice\n"
+		"  -o no_writeback_cache  send every write to the daemon at once\n"
+		"  -o allow_other         let other users use the mount\n"
+		"  -o ro                  mount read-only\n"
+		"  -h, --help             print this help\n"
+		"  -V, --version          print the version\n");
+}
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct cmdline *c = data;
+
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (!c->store) {
+		c->store = strdup(arg);
+		return 0;
+	}
+	if (!c->mountpoint) {
+		c->mountpoint = strdup(arg);
+		return 1; /* fuse_parse_cmdline takes it too */
+	}
+	c->extra = 1;
+	return 0;
+}
+
+/*
+ * libfuse's messages ("fuse: unknown option(s): ...") become ours, with
+ * the same one-line form: "cowfs: unknown option(s): ...".
+ */
+static void log_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	/* libfuse writes some messages in pieces: collect up to the newline. */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char line[1024];
+	static size_t len;
+	const char *msg = line;
+
+	if (level > FUSE_LOG_NOTICE && !util_debug)
+		return;
+	pthread_mutex_lock(&lock);
+	vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	len = strlen(line);
+	if (len == 0 || (line[len - 1] != '\n' && len < sizeof(line) - 1)) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	while (len && line[len - 1] == '\n')
+		line[--len] = '\0';
+	if (!strncmp(msg, "fuse: ", 6))
+		msg += 6;
+	if (level > FUSE_LOG_NOTICE)
+		log_debug_msg("%s", msg);
+	else
+		log_msg("%s", msg);
+	len = 0;
+	line[0] = '\0';
+	pthread_mutex_unlock(&lock);
+}
+
+/*
+ * Forks; the parent waits until the child says the mount is up (exit 0)
+ * or dies (its messages have gone to our stderr; exit with its status).
+ * Returns in the child, with @ready_fd to write READY_BYTE to.
+ */
+static int background(int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+	ssize_t n;
+
+	if (pipe(p) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		close(p[0]);
+		*ready_fd = p[1];
+		setsid();
+		return 0;
+	}
+	close(p[1]);
+	while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n == 1 && c == READY_BYTE)
+		_exit(0);
+	for (;;) {
+		int status;
+
+		if (waitpid(pid, &status, 0) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		_exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1);
+	}
+}
+
+/* The child is serving: detach from the terminal and release the parent. */
+static void detach(int ready_fd)
+{
+	int null = open("/dev/null", O_RDWR);
+	char c = READY_BYTE;
+
+	if (chdir("/") < 0)
+		log_debug("chdir /: %s", strerror(errno));
+	log_to_syslog();
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	if (write(ready_fd, &c, 1) != 1)
+		log_msg("cannot tell the starting process that the mount is up");
+	close(ready_fd);
+}
+
+static int add_opt(struct fuse_args *args, const char *fmt, const char *v)
+{
+	char buf[PATH_MAX + 64];
+
+	snprintf(buf, sizeof(buf), fmt, v);
+	return fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, buf);
+}
+
+/* fsname=... may not contain a comma unescaped: refuse such paths. */
+static bool safe_fsname(const char *s)
+{
+	return !strchr(s, ',') && !strchr(s, '\\');
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct cmdline c = { .commit = 5 };
+	struct fuse_cmdline_opts fo = { 0 };
+	struct fuse_loop_config *loop = NULL;
+	struct fuse_session *se = NULL;
+	struct fs_options o = { 0 };
+	struct fs *fs = NULL;
+	char store[PATH_MAX], err[512];
+	struct stat sb = { 0 };
+	int ready_fd = -1, rc, ret = 1;
+
+	util_progname = "cowfs";
+	fuse_set_log_func(log_fuse);
+	if (fuse_opt_parse(&args, &c, cowfs_opts, opt_proc) < 0)
+		return 1;
+	if (c.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (c.version) {
+		printf("cowfs %s (store format %d, libfuse %s)\n",
+		       PACKAGE_VERSION, META_FORMAT_VERSION,
+		       fuse_pkgversion());
+		return 0;
+	}
+	if (!c.store || !c.mountpoint || c.extra) {
+		log_msg(c.extra ? "too many arguments (see cowfs --help)"
+				: "usage: cowfs STORE MOUNTPOINT [-f] [-o opt,...] (see --help)");
+		goto out_args;
+	}
+	if (c.commit < 1 || c.commit > 86400) {
+		log_msg("commit=%u: must be 1 to 86400 seconds", c.commit);
+		goto out_args;
+	}
+	if (fuse_parse_cmdline(&args, &fo) != 0)
+		goto out_args;
+	util_debug = fo.debug;
+	if (stat(fo.mountpoint, &sb) < 0) {
+		log_msg("mount point \"%s\": %s", fo.mountpoint,
+			strerror(errno));
+		goto out_args;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		log_msg("mount point \"%s\": not a directory", fo.mountpoint);
+		goto out_args;
+	}
+	if (!realpath(c.store, store)) {
+		log_msg("store \"%s\": %s", c.store, strerror(errno));
+		goto out_args;
+	}
+	if (!safe_fsname(store)) {
+		log_msg("store \"%s\": a path with ',' or '\\' cannot be mounted",
+			store);
+		goto out_args;
+	}
+	if (add_opt(&args, "fsname=%s", store) ||
+	    add_opt(&args, "subtype=%s", "cowfs") ||
+	    add_opt(&args, "%s", "default_permissions")) {
+		log_msg("out of memory");
+		goto out_args;
+	}
+	o.commit_interval = c.commit;
+	o.nosplice = c.nosplice;
+	o.writeback = !c.no_writeback;
+	o.debug = fo.debug;
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs) {
+		log_msg("out of memory");
+		goto out_args;
+	}
+	/* Checks the remaining options before anything is touched. */
+	se = fuse_session_new(&args, &cowfs_ops, sizeof(cowfs_ops), fs);
+	if (!se)
+		goto out_args; /* libfuse said why */
+
+	if (!fo.foreground) {
+		rc = background(&ready_fd);
+		if (rc) {
+			log_msg("cannot go to the background: %s",
+				strerror(-rc));
+			goto out_session;
+		}
+	}
+	rc = fs_init(fs, store, &o, err, sizeof(err));
+	if (rc) {
+		log_msg("%s", err);
+		goto out_session;
+	}
+	fs->se = se;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_fs;
+	if (fuse_session_mount(se, fo.mountpoint) != 0)
+		goto out_signals; /* libfuse said why */
+	rc = fs_start_committer(fs);
+	if (rc) {
+		log_msg("cannot start the commit thread: %s", strerror(-rc));
+		goto out_unmount;
+	}
+	if (!fo.foreground)
+		detach(ready_fd);
+
+	if (fo.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (!loop) {
+			log_msg("out of memory");
+			goto out_unmount;
+		}
+		/* -o max_threads= and -o max_idle_threads= (libfuse's). */
+		fuse_loop_cfg_set_max_threads(loop, fo.max_threads);
+		if (fo.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop,
+						       fo.max_idle_threads);
+		ret = fuse_session_loop_mt(se, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	ret = ret ? 1 : 0;
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_fs:
+	/* The session's destroy callback still uses fs: end it first. */
+	fuse_session_destroy(se);
+	fs_destroy(fs);
+	goto out_args;
+out_session:
+	fuse_session_destroy(se);
+out_args:
+	free(fs);
+	free(fo.mountpoint);
+	free(c.store);
+	free(c.mountpoint);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,1784 @@
+/*
+ * ops.c - the FUSE low-level operations.
+ *
+ * Each handler is named after the operation it implements and replies
+ * exactly once. Helpers return 0 or -errno; only the handler turns that
+ * into fuse_reply_err(). Metadata work runs under fs->lock; data moves
+ * outside it, under the inode's iolock (and for writes fs->commit_lock),
+ * as doc/DESIGN.md section 3 describes.
+ *
+ * Permission checks are the kernel's (the mount always has
+ * default_permissions); the daemon sets ownership, applies the umask and
+ * default ACLs on create, and keeps times as POSIX says.
+ */
+#include "config.h"
+
+#define FUSE_USE_VERSION 314
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <endian.h>
+#include <fuse_lowlevel.h>
+
+#include "fs/fs.h"
+#include "fs/ops.h"
+#include "fs/util.h"
+
+/* The daemon is the only writer of the store: the kernel may cache long. */
+#define ATTR_TIMEOUT 3600.0
+#define ENTRY_TIMEOUT 3600.0
+
+#define ACL_XATTR_ACCESS "system.posix_acl_access"
+#define ACL_XATTR_DEFAULT "system.posix_acl_default"
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void touch(struct fs *fs, struct inode *in, bool m, bool c)
+{
+	int64_t now = now_ns();
+
+	if (m)
+		in->attr.mtime_ns = now;
+	if (c)
+		in->attr.ctime_ns = now;
+	inode_mark_dirty(fs, in);
+}
+
+/* Gets an inode for an operation; regular files get their map loaded. */
+static struct inode *get(struct fs *fs, uint64_t ino, int *err)
+{
+	struct inode *in = inode_get(fs, ino, err);
+
+	if (in && S_ISREG(in->attr.mode) && !in->map_loaded) {
+		*err = map_load(fs, in);
+		if (*err)
+			return NULL;
+	}
+	return in;
+}
+
+static void fill_entry(struct fs *fs, struct inode *in,
+		       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = in->ino;
+	e->generation = 1;
+	e->attr_timeout = ATTR_TIMEOUT;
+	e->entry_timeout = ENTRY_TIMEOUT;
+	inode_to_stat(fs, in, &e->attr);
+}
+
+static int check_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0)
+		return -ENOENT;
+	if (len > META_NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Looks up @parent as a live directory. */
+static struct inode *get_dir(struct fs *fs, uint64_t parent, int *err)
+{
+	struct inode *dir = inode_get(fs, parent, err);
+
+	if (!dir)
+		return NULL;
+	if (!S_ISDIR(dir->attr.mode)) {
+		*err = -ENOTDIR;
+		return NULL;
+	}
+	if (dir->attr.nlink == 0) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	return dir;
+}
+
+/* --- POSIX ACL inheritance (the xattr format of linux/posix_acl_xattr.h) */
+
+#define ACL_VERSION 2
+#define ACL_USER_OBJ 0x01
+#define ACL_GROUP_OBJ 0x04
+#define ACL_MASK 0x10
+#define ACL_OTHER 0x20
+
+struct acl_entry {
+	uint16_t tag;
+	uint16_t perm;
+	uint32_t id;
+};
+
+/*
+ * Applies a parent's default ACL to a new inode's mode, as the kernel's
+ * posix_acl_create() does: each permission of the ACL is limited by the
+ * requested mode, and the mode's bits are taken from the ACL. Returns true
+ * if the resulting access ACL has entries beyond the mode (so it must be
+ * stored). @acl is modified in place.
+ */
+static bool acl_apply_mode(char *acl, size_t len, uint32_t *mode)
+{
+	size_t n = (len - 4) / sizeof(struct acl_entry);
+	struct acl_entry *e = (struct acl_entry *)(acl + 4);
+	struct acl_entry *group_obj = NULL, *mask = NULL;
+	uint32_t m = *mode;
+	bool extended = false;
+
+	for (size_t i = 0; i < n; i++) {
+		uint16_t tag = le16toh(e[i].tag);
+		uint16_t perm = le16toh(e[i].perm);
+
+		switch (tag) {
+		case ACL_USER_OBJ:
+			perm &= (m >> 6) & 7;
+			m = (m & ~(7u << 6)) | ((uint32_t)perm << 6);
+			break;
+		case ACL_GROUP_OBJ:
+			group_obj = &e[i];
+			break;
+		case ACL_MASK:
+			mask = &e[i];
+			break;
+		case ACL_OTHER:
+			perm &= m & 7;
+			m = (m & ~7u) | perm;
+			break;
+		default:
+			extended = true;
+		}
+		e[i].perm = htole16(perm);
+	}
+	if (mask) {
+		uint16_t perm = le16toh(mask->perm) & ((m >> 3) & 7);
+
+		mask->perm = htole16(perm);
+		m = (m & ~(7u << 3)) | ((uint32_t)perm << 3);
+		extended = true;
+	} else if (group_obj) {
+		uint16_t perm = le16toh(group_obj->perm) & ((m >> 3) & 7);
+
+		group_obj->perm = htole16(perm);
+		m = (m & ~(7u << 3)) | ((uint32_t)perm << 3);
+	}
+	*mode = m;
+	return extended;
+}
+
+/*
+ * chmod of a file with an access ACL: the ACL's owner, mask (or owning
+ * group) and others entries follow the new mode, as posix_acl_chmod() does
+ * for kernel filesystems (FUSE leaves it to the daemon).
+ */
+static int acl_chmod(struct fs *fs, struct inode *in, uint32_t mode)
+{
+	char buf[META_XATTR_SIZE_MAX];
+	struct acl_entry *e = (struct acl_entry *)(buf + 4);
+	struct acl_entry *group_obj = NULL, *mask = NULL;
+	int len;
+
+	if (in->has_xattrs == 0)
+		return 0;
+	len = meta_xattr_get(fs->st.meta, in->ino, ACL_XATTR_ACCESS, buf,
+			     sizeof(buf));
+	if (len == -ENODATA)
+		return 0;
+	if (len < 4)
+		return len < 0 ? len : 0;
+	for (size_t i = 0; i < ((size_t)len - 4) / sizeof(*e); i++) {
+		switch (le16toh(e[i].tag)) {
+		case ACL_USER_OBJ:
+			e[i].perm = htole16((mode >> 6) & 7);
+			break;
+		case ACL_GROUP_OBJ:
+			group_obj = &e[i];
+			break;
+		case ACL_MASK:
+			mask = &e[i];
+			break;
+		case ACL_OTHER:
+			e[i].perm = htole16(mode & 7);
+			break;
+		}
+	}
+	if (mask)
+		mask->perm = htole16((mode >> 3) & 7);
+	else if (group_obj)
+		group_obj->perm = htole16((mode >> 3) & 7);
+	return meta_xattr_set(fs->st.meta, in->ino, ACL_XATTR_ACCESS, buf,
+			      (size_t)len, XATTR_REPLACE);
+}
+
+struct new_acls {
+	char *def;	/* parent's default ACL, or NULL */
+	size_t deflen;
+	char *access;	/* the new inode's access ACL, or NULL */
+	size_t acclen;
+};
+
+/*
+ * Decides the mode of a new inode in @dir: the parent's default ACL if it
+ * has one, else the caller's umask. Fills @acls with what to store.
+ */
+static int new_mode(struct fs *fs, struct inode *dir, uint32_t *mode,
+		    uint32_t umask, struct new_acls *acls)
+{
+	char buf[META_XATTR_SIZE_MAX];
+	int len = -ENODATA;
+
+	memset(acls, 0, sizeof(*acls));
+	if (dir->has_xattrs != 0)
+		len = meta_xattr_get(fs->st.meta, dir->ino, ACL_XATTR_DEFAULT,
+				     buf, sizeof(buf));
+	if (len == -ENODATA || (len >= 0 && len < 4) || S_ISLNK(*mode)) {
+		if (!S_ISLNK(*mode))
+			*mode &= ~umask;
+		return 0;
+	}
+	if (len < 0)
+		return len;
+	if (S_ISDIR(*mode)) {
+		acls->def = malloc((size_t)len);
+		if (!acls->def)
+			return -ENOMEM;
+		memcpy(acls->def, buf, (size_t)len);
+		acls->deflen = (size_t)len;
+	}
+	if (acl_apply_mode(buf, (size_t)len, mode)) {
+		acls->access = malloc((size_t)len);
+		if (!acls->access) {
+			free(acls->def);
+			acls->def = NULL;
+			return -ENOMEM;
+		}
+		memcpy(acls->access, buf, (size_t)len);
+		acls->acclen = (size_t)len;
+	}
+	return 0;
+}
+
+static void fs_init_conn(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs *fs = userdata;
+	unsigned want = 0;
+
+	if (!fs->opt.nosplice) {
+		/* Data moves pack <-> pipe <-> /dev/fuse, never via memory. */
+		want |= FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+			FUSE_CAP_SPLICE_MOVE;
+	}
+	if (fs->opt.writeback)
+		/* The kernel batches small writes into pages. */
+		want |= FUSE_CAP_WRITEBACK_CACHE;
+	/* We apply the umask, or the parent's default ACL instead. */
+	want |= FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_ACL;
+	/* One round trip lists a directory and its attributes. */
+	want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+	/* Lookups in one directory need not wait for each other. */
+	want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* Open with O_TRUNC truncates in fs_open: one round trip, not two. */
+	want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->want |= want & conn->capable;
+	/*
+	 * We are the only writer: cached pages never go stale behind the
+	 * kernel's back, so it need not drop them when mtime changes. The
+	 * kernel clears setuid/setgid itself (we do not claim KILLPRIV).
+	 */
+	conn->want &= ~(unsigned)(FUSE_CAP_AUTO_INVAL_DATA |
+				  FUSE_CAP_HANDLE_KILLPRIV);
+	if (fs->opt.nosplice)
+		conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+				FUSE_CAP_SPLICE_MOVE);
+	if (!fs->opt.writeback)
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* We keep nanosecond times. */
+	conn->time_gran = 1;
+	/* 1 MiB requests: the kernel's limit (fs.fuse.max_pages_limit). */
+	conn->max_write = 1 << 20;
+	conn->max_readahead = 1 << 20;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+}
+
+static void fs_destroy_conn(void *userdata)
+{
+	struct fs *fs = userdata;
+
+	fs_commit(fs);
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct inode *dir, *in = NULL;
+	uint64_t ino;
+	int rc = check_name(name);
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	dir = get_dir(fs, parent, &rc);
+	if (dir)
+		rc = meta_dentry_lookup(fs->st.meta, parent, name, &ino);
+	if (dir && !rc)
+		in = get(fs, ino, &rc);
+	if (in) {
+		in->nlookup++;
+		fill_entry(fs, in, &e);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (rc == -ENOENT && dir) {
+		/* A negative entry: the kernel caches the absence. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = ENTRY_TIMEOUT;
+		fuse_reply_entry(req, &e);
+	} else if (rc) {
+		fuse_reply_err(req, -rc);
+	} else {
+		fuse_reply_entry(req, &e);
+	}
+}
+
+static void forget_one(struct fs *fs, uint64_t ino, uint64_t n)
+{
+	int rc;
+	struct inode *in = inode_get(fs, ino, &rc);
+
+	if (!in)
+		return;
+	in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;
+	inode_maybe_evict(fs, in);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs *fs = fs_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	forget_one(fs, ino, nlookup);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	struct fs *fs = fs_of(req);
+
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < count; i++)
+		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	struct stat st;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	in = get(fs, ino, &rc);
+	if (in)
+		inode_to_stat(fs, in, &st);
+	pthread_mutex_unlock(&fs->lock);
+	if (!in)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+/*
+ * Changes the size of a regular file: blocks past the new end are unmapped
+ * and the tail of the new last block zeroed (invariant 6). Caller holds the
+ * inode's iolock exclusively and fs->lock.
+ */
+static int set_size(struct fs *fs, struct inode *in, uint64_t size)
+{
+	uint64_t old = in->attr.size;
+	int rc = 0;
+
+	if (size > COWFS_MAX_FILE_SIZE)
+		return -EFBIG;
+	if (size < old) {
+		uint64_t first = (size + fs->bs - 1) >> fs->bshift;
+		uint64_t last = (old - 1) >> fs->bshift;
+		uint32_t tail = (uint32_t)(size & (fs->bs - 1));
+
+		if (first <= last)
+			rc = map_unmap(fs, in, first, last);
+		if (!rc && tail)
+			rc = map_zero_partial(fs, in, size >> fs->bshift, tail,
+					      fs->bs - tail);
+	}
+	if (!rc)
+		in->attr.size = size;
+	return rc;
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	struct stat st;
+	int64_t now = now_ns();
+	bool locked_io = false;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	in = get(fs, ino, &rc);
+	if (in && (to_set & FUSE_SET_ATTR_SIZE)) {
+		if (!S_ISREG(in->attr.mode)) {
+			rc = S_ISDIR(in->attr.mode) ? -EISDIR : -EINVAL;
+			in = NULL;
+		} else if ((uint64_t)attr->st_size > COWFS_MAX_FILE_SIZE) {
+			rc = -EFBIG;
+			in = NULL;
+		} else {
+			/* Lock order: iolock before fs->lock. */
+			pthread_mutex_unlock(&fs->lock);
+			pthread_rwlock_wrlock(&in->iolock);
+			pthread_mutex_lock(&fs->lock);
+			locked_io = true;
+		}
+	}
+	if (!in)
+		goto out;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		rc = set_size(fs, in, (uint64_t)attr->st_size);
+		if (rc)
+			goto out;
+		if (!(to_set & FUSE_SET_ATTR_MTIME))
+			in->attr.mtime_ns = now;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		rc = acl_chmod(fs, in, attr->st_mode);
+		if (rc)
+			goto out;
+		in->attr.mode = (in->attr.mode & S_IFMT) |
+				(attr->st_mode & 07777);
+	}
+	if (to_set & FUSE_SET_ATTR_UID)
+		in->attr.uid = attr->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		in->attr.gid = attr->st_gid;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		in->attr.atime_ns = now;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		in->attr.atime_ns = ts_to_ns(&attr->st_atim);
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		in->attr.mtime_ns = now;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		in->attr.mtime_ns = ts_to_ns(&attr->st_mtim);
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		in->attr.ctime_ns = ts_to_ns(&attr->st_ctim);
+	else
+		in->attr.ctime_ns = now;
+	inode_mark_dirty(fs, in);
+	inode_to_stat(fs, in, &st);
+	log_debug("setattr %llu: valid %#x size %llu", (unsigned long long)ino,
+		  to_set, (unsigned long long)in->attr.size);
+out:
+	pthread_mutex_unlock(&fs->lock);
+	if (locked_io)
+		pthread_rwlock_unlock(&in->iolock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	char buf[PATH_MAX + 1];
+	int len;
+
+	pthread_mutex_lock(&fs->lock);
+	len = meta_link_get(fs->st.meta, ino, buf, PATH_MAX);
+	pthread_mutex_unlock(&fs->lock);
+	if (len < 0) {
+		fuse_reply_err(req, -len);
+		return;
+	}
+	buf[len] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+/* Is @gid one of the caller's groups? */
+static bool in_group(fuse_req_t req, const struct fuse_ctx *ctx, gid_t gid)
+{
+	gid_t groups[64];
+	int n;
+
+	if (ctx->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, ARRAY_SIZE(groups), groups);
+	for (int i = 0; i < n && i < (int)ARRAY_SIZE(groups); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/*
+ * Creates an inode named @name in @parent: the common part of mknod,
+ * mkdir, symlink and create. Ownership comes from the caller (fsuid and
+ * fsgid of the request) or, for the group, from a setgid parent. On
+ * success the new inode has one kernel reference and fs->lock is held.
+ */
+static struct inode *make_node(fuse_req_t req, struct fs *fs, uint64_t parent,
+			       const char *name, uint32_t mode, dev_t rdev,
+			       const char *link, int *err)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct meta_inode a = { 0 };
+	struct new_acls acls;
+	struct inode *dir, *in = NULL;
+	uint64_t ino;
+
+	*err = check_name(name);
+	if (*err)
+		return NULL;
+	if (link && strlen(link) > PATH_MAX) {
+		*err = -ENAMETOOLONG;
+		return NULL;
+	}
+	dir = get_dir(fs, parent, err);
+	if (!dir)
+		return NULL;
+	*err = meta_dentry_lookup(fs->st.meta, parent, name, &ino);
+	if (*err != -ENOENT) {
+		if (*err == 0)
+			*err = -EEXIST;
+		return NULL;
+	}
+	*err = new_mode(fs, dir, &mode, ctx->umask, &acls);
+	if (*err)
+		return NULL;
+	a.mode = mode;
+	a.uid = ctx->uid;
+	a.gid = ctx->gid;
+	if (dir->attr.mode & S_ISGID) {
+		a.gid = dir->attr.gid;
+		if (S_ISDIR(mode))
+			a.mode |= S_ISGID;
+	}
+	if (!S_ISDIR(mode) && (a.mode & S_ISGID) && ctx->uid != 0 &&
+	    !in_group(req, ctx, a.gid))
+		a.mode &= ~(uint32_t)S_ISGID;
+	a.nlink = S_ISDIR(mode) ? 2 : 1;
+	a.rdev = rdev;
+	a.size = link ? strlen(link) : 0;
+	a.atime_ns = a.mtime_ns = a.ctime_ns = a.btime_ns = now_ns();
+	in = inode_new(fs, &a, link, err);
+	if (!in)
+		goto out;
+	*err = meta_dentry_insert(fs->st.meta, parent, name, in->ino);
+	if (!*err && acls.access)
+		*err = meta_xattr_set(fs->st.meta, in->ino, ACL_XATTR_ACCESS,
+				      acls.access, acls.acclen, 0);
+	if (!*err && acls.def)
+		*err = meta_xattr_set(fs->st.meta, in->ino, ACL_XATTR_DEFAULT,
+				      acls.def, acls.deflen, 0);
+	if (*err) {
+		in->attr.nlink = 0;
+		inode_maybe_evict(fs, in);
+		in = NULL;
+		goto out;
+	}
+	in->has_xattrs = acls.access || acls.def;
+	if (S_ISDIR(mode))
+		dir->attr.nlink++;
+	touch(fs, dir, true, true);
+	in->nlookup++;
+out:
+	free(acls.access);
+	free(acls.def);
+	return in;
+}
+
+static void reply_new(fuse_req_t req, struct fs *fs, uint64_t parent,
+		      const char *name, uint32_t mode, dev_t rdev,
+		      const char *link)
+{
+	struct fuse_entry_param e;
+	struct inode *in;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	in = make_node(req, fs, parent, name, mode, rdev, link, &rc);
+	if (in)
+		fill_entry(fs, in, &e);
+	pthread_mutex_unlock(&fs->lock);
+	if (!in)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode) &&
+	    !S_ISCHR(mode) && !S_ISBLK(mode)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	reply_new(req, fs_of(req), parent, name, mode, rdev, NULL);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	reply_new(req, fs_of(req), parent, name, S_IFDIR | (mode & 07777), 0,
+		  NULL);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	reply_new(req, fs_of(req), parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct inode *in;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	in = make_node(req, fs, parent, name, S_IFREG | (mode & 07777), 0,
+		       NULL, &rc);
+	if (in) {
+		in->nopen++;
+		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+			in->nwriters++;
+		fill_entry(fs, in, &e);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!in) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->keep_cache = 1;
+	fuse_reply_create(req, &e, fi);
+}
+
+/* Removes the name @name from @parent; @dir says which kind is wanted. */
+static int remove_name(struct fs *fs, uint64_t parent, const char *name,
+		       bool want_dir)
+{
+	struct inode *dir, *in;
+	uint64_t ino;
+	int rc = check_name(name);
+
+	if (rc)
+		return rc;
+	dir = get_dir(fs, parent, &rc);
+	if (!dir)
+		return rc;
+	rc = meta_dentry_lookup(fs->st.meta, parent, name, &ino);
+	if (rc)
+		return rc;
+	in = inode_get(fs, ino, &rc);
+	if (!in)
+		return rc;
+	if (want_dir && !S_ISDIR(in->attr.mode))
+		return -ENOTDIR;
+	if (!want_dir && S_ISDIR(in->attr.mode))
+		return -EISDIR;
+	if (want_dir) {
+		rc = meta_dir_is_empty(fs->st.meta, ino);
+		if (rc == 0)
+			return -ENOTEMPTY;
+		if (rc < 0)
+			return rc;
+	}
+	rc = meta_dentry_delete(fs->st.meta, parent, name);
+	if (rc)
+		return rc;
+	if (want_dir) {
+		in->attr.nlink = 0;
+		dir->attr.nlink--;
+	} else {
+		in->attr.nlink--;
+	}
+	touch(fs, in, false, true);
+	touch(fs, dir, true, true);
+	inode_maybe_evict(fs, in);
+	return 0;
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	rc = remove_name(fs, parent, name, false);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -rc);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	rc = remove_name(fs, parent, name, true);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -rc);
+}
+
+/* Is directory @anc equal to @dir or one of its ancestors? */
+static int is_ancestor(struct fs *fs, uint64_t anc, uint64_t dir)
+{
+	for (int depth = 0; depth < 65536; depth++) {
+		uint64_t parent;
+		int rc;
+
+		if (dir == anc)
+			return 1;
+		if (dir == META_ROOT_INO)
+			return 0;
+		rc = meta_dentry_parent(fs->st.meta, dir, &parent);
+		if (rc)
+			return rc == -ENOENT ? 0 : rc;
+		dir = parent;
+	}
+	return -ELOOP;
+}
+
+static int do_rename(struct fs *fs, uint64_t parent, const char *name,
+		     uint64_t newparent, const char *newname,
+		     unsigned int flags)
+{
+	struct inode *dir, *newdir, *src, *dst = NULL;
+	uint64_t src_ino, dst_ino;
+	int rc;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
+	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)))
+		return -EINVAL;
+	rc = check_name(name);
+	if (!rc)
+		rc = check_name(newname);
+	if (rc)
+		return rc;
+	dir = get_dir(fs, parent, &rc);
+	if (!dir)
+		return rc;
+	newdir = get_dir(fs, newparent, &rc);
+	if (!newdir)
+		return rc;
+	rc = meta_dentry_lookup(fs->st.meta, parent, name, &src_ino);
+	if (rc)
+		return rc;
+	src = inode_get(fs, src_ino, &rc);
+	if (!src)
+		return rc;
+	rc = meta_dentry_lookup(fs->st.meta, newparent, newname, &dst_ino);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc == 0) {
+		dst = inode_get(fs, dst_ino, &rc);
+		if (!dst)
+			return rc;
+	}
+	if (dst == src)
+		return 0; /* two names of one inode: nothing to do */
+	if (!dst && (flags & RENAME_EXCHANGE))
+		return -ENOENT;
+	if (dst && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	/* A directory may not move into itself or below. */
+	if (S_ISDIR(src->attr.mode) && parent != newparent) {
+		rc = is_ancestor(fs, src_ino, newparent);
+		if (rc)
+			return rc < 0 ? rc : -EINVAL;
+	}
+	if (dst && (flags & RENAME_EXCHANGE) && S_ISDIR(dst->attr.mode) &&
+	    parent != newparent) {
+		rc = is_ancestor(fs, dst_ino, parent);
+		if (rc)
+			return rc < 0 ? rc : -EINVAL;
+	}
+
+	if (dst && (flags & RENAME_EXCHANGE)) {
+		rc = meta_dentry_set_ino(fs->st.meta, parent, name, dst_ino);
+		if (!rc)
+			rc = meta_dentry_set_ino(fs->st.meta, newparent,
+						 newname, src_ino);
+		if (rc)
+			return rc;
+		if (S_ISDIR(src->attr.mode) != S_ISDIR(dst->attr.mode)) {
+			struct inode *gain = S_ISDIR(src->attr.mode) ? newdir
+								     : dir;
+			struct inode *lose = gain == dir ? newdir : dir;
+
+			gain->attr.nlink++;
+			lose->attr.nlink--;
+		}
+		touch(fs, dst, false, true);
+	} else {
+		if (dst) {
+			if (S_ISDIR(src->attr.mode) && !S_ISDIR(dst->attr.mode))
+				return -ENOTDIR;
+			if (!S_ISDIR(src->attr.mode) && S_ISDIR(dst->attr.mode))
+				return -EISDIR;
+			if (S_ISDIR(dst->attr.mode)) {
+				rc = meta_dir_is_empty(fs->st.meta, dst_ino);
+				if (rc == 0)
+					return -ENOTEMPTY;
+				if (rc < 0)
+					return rc;
+			}
+			rc = meta_dentry_delete(fs->st.meta, newparent,
+						newname);
+			if (rc)
+				return rc;
+			if (S_ISDIR(dst->attr.mode)) {
+				dst->attr.nlink = 0;
+				newdir->attr.nlink--;
+			} else {
+				dst->attr.nlink--;
+			}
+			touch(fs, dst, false, true);
+		}
+		rc = meta_dentry_move(fs->st.meta, parent, name, newparent,
+				      newname);
+		if (rc)
+			return rc;
+		if (S_ISDIR(src->attr.mode) && parent != newparent) {
+			dir->attr.nlink--;
+			newdir->attr.nlink++;
+		}
+		if (dst)
+			inode_maybe_evict(fs, dst);
+	}
+	touch(fs, src, false, true);
+	touch(fs, dir, true, true);
+	touch(fs, newdir, true, true);
+	return 0;
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	rc = do_rename(fs, parent, name, newparent, newname, flags);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -rc);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct inode *dir, *in = NULL;
+	uint64_t other;
+	int rc = check_name(newname);
+
+	pthread_mutex_lock(&fs->lock);
+	if (rc)
+		goto out;
+	dir = get_dir(fs, newparent, &rc);
+	if (!dir)
+		goto out;
+	in = get(fs, ino, &rc);
+	if (!in)
+		goto out;
+	if (S_ISDIR(in->attr.mode)) {
+		rc = -EPERM;
+		goto out;
+	}
+	if (in->attr.nlink == 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (in->attr.nlink >= 65000) {
+		rc = -EMLINK;
+		goto out;
+	}
+	rc = meta_dentry_lookup(fs->st.meta, newparent, newname, &other);
+	if (rc != -ENOENT) {
+		rc = rc ? rc : -EEXIST;
+		goto out;
+	}
+	rc = meta_dentry_insert(fs->st.meta, newparent, newname, ino);
+	if (rc)
+		goto out;
+	in->attr.nlink++;
+	in->nlookup++;
+	touch(fs, in, false, true);
+	touch(fs, dir, true, true);
+	fill_entry(fs, in, &e);
+out:
+	pthread_mutex_unlock(&fs->lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	bool trunc = (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	in = get(fs, ino, &rc);
+	if (in) {
+		in->nopen++;
+		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+			in->nwriters++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!in) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (trunc && S_ISREG(in->attr.mode)) {
+		/* FUSE_CAP_ATOMIC_O_TRUNC: the truncation is ours to do. */
+		pthread_rwlock_wrlock(&in->iolock);
+		pthread_mutex_lock(&fs->lock);
+		rc = set_size(fs, in, 0);
+		if (!rc)
+			touch(fs, in, true, true);
+		pthread_mutex_unlock(&fs->lock);
+		pthread_rwlock_unlock(&in->iolock);
+		if (rc) {
+			pthread_mutex_lock(&fs->lock);
+			in->nopen--;
+			in->nwriters--;
+			inode_maybe_evict(fs, in);
+			pthread_mutex_unlock(&fs->lock);
+			fuse_reply_err(req, -rc);
+			return;
+		}
+	}
+	/*
+	 * Every change to the data passes through this kernel's page cache,
+	 * so what it has cached is still right.
+	 */
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	in = inode_get(fs, ino, &rc);
+	if (in) {
+		in->nopen--;
+		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+			in->nwriters--;
+		inode_maybe_evict(fs, in);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, 0);
+}
+
+/* relatime: update atime when it is older than mtime/ctime or a day. */
+static void read_touch(struct fs *fs, struct inode *in)
+{
+	int64_t now = now_ns();
+	const struct meta_inode *a = &in->attr;
+
+	if (a->atime_ns <= a->mtime_ns || a->atime_ns <= a->ctime_ns ||
+	    now - a->atime_ns >= 86400ll * 1000000000) {
+		in->attr.atime_ns = now;
+		inode_mark_dirty(fs, in);
+	}
+}
+
+static struct fuse_bufvec *bufvec_new(size_t n)
+{
+	struct fuse_bufvec *bv = calloc(1, sizeof(*bv) + n * sizeof(bv->buf[0]));
+
+	if (bv)
+		bv->count = 0;
+	return bv;
+}
+
+/* Appends a range of the pack (or of zeros for @pos 0), merging. */
+static void bufvec_add(struct fs *fs, struct fuse_bufvec *bv, uint64_t pos,
+		       size_t len)
+{
+	struct fuse_buf *last = bv->count ? &bv->buf[bv->count - 1] : NULL;
+
+	if (pos && last && (last->flags & FUSE_BUF_IS_FD) &&
+	    (uint64_t)last->pos + last->size == pos) {
+		last->size += len;
+		return;
+	}
+	last = &bv->buf[bv->count++];
+	memset(last, 0, sizeof(*last));
+	last->size = len;
+	if (pos) {
+		last->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		last->fd = fs->st.packfd;
+		last->pos = (off_t)pos;
+	} else {
+		last->mem = fs->zero_page;
+	}
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_bufvec *bv = NULL;
+	struct inode *in;
+	uint64_t end, pos;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	in = get(fs, ino, &rc);
+	pthread_mutex_unlock(&fs->lock);
+	if (!in) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	/* Held across the reply: no slot of ours is freed while we splice. */
+	pthread_rwlock_rdlock(&in->iolock);
+	pthread_mutex_lock(&fs->lock);
+	end = MIN((uint64_t)off + size, in->attr.size);
+	if ((uint64_t)off >= end) {
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_buf(req, NULL, 0);
+		goto out;
+	}
+	bv = bufvec_new(((end - (uint64_t)off) >> fs->bshift) + 2);
+	if (!bv) {
+		pthread_mutex_unlock(&fs->lock);
+		fuse_reply_err(req, ENOMEM);
+		goto out;
+	}
+	for (pos = (uint64_t)off; pos < end;) {
+		uint64_t b = pos >> fs->bshift;
+		uint32_t boff = (uint32_t)(pos & (fs->bs - 1));
+		size_t len = MIN(fs->bs - boff, end - pos);
+		uint64_t slot = map_lookup(fs, in, b);
+
+		bufvec_add(fs, bv, slot ? store_slot_offset(&fs->st, slot) + boff
+					: 0, len);
+		pos += len;
+	}
+	read_touch(fs, in);
+	pthread_mutex_unlock(&fs->lock);
+	rc = fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
+	if (rc)
+		log_debug("read reply failed: %s", strerror(-rc));
+out:
+	pthread_rwlock_unlock(&in->iolock);
+	free(bv);
+}
+
+static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_bufvec *in_buf, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	size_t size = fuse_buf_size(in_buf);
+	struct fuse_bufvec *bv = NULL;
+	struct inode *in;
+	uint64_t end = (uint64_t)off + size, pos;
+	ssize_t res;
+	int rc;
+
+	if (end > COWFS_MAX_FILE_SIZE || end < (uint64_t)off) {
+		fuse_reply_err(req, EFBIG);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	in = get(fs, ino, &rc);
+	pthread_mutex_unlock(&fs->lock);
+	if (!in) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	pthread_rwlock_rdlock(&in->iolock);
+	pthread_rwlock_rdlock(&fs->commit_lock);
+	pthread_mutex_lock(&fs->lock);
+	rc = fs->commit_error;
+	if (!rc) {
+		bv = bufvec_new((size >> fs->bshift) + 2);
+		rc = bv ? 0 : -ENOMEM;
+	}
+	for (pos = (uint64_t)off; !rc && pos < end;) {
+		uint64_t b = pos >> fs->bshift;
+		uint32_t boff = (uint32_t)(pos & (fs->bs - 1));
+		uint32_t len = (uint32_t)MIN(fs->bs - boff, end - pos);
+		int64_t slot = map_prepare_write(fs, in, b, boff, len);
+
+		if (slot < 0) {
+			rc = (int)slot;
+			break;
+		}
+		bufvec_add(fs, bv,
+			   store_slot_offset(&fs->st, (uint64_t)slot) + boff,
+			   len);
+		pos += len;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (rc) {
+		res = rc;
+	} else {
+		res = fuse_buf_copy(bv, in_buf,
+				    fs->opt.nosplice ? FUSE_BUF_NO_SPLICE
+						     : FUSE_BUF_SPLICE_NONBLOCK);
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (res > 0) {
+		fs->st.pack_written = true;
+		if ((uint64_t)off + (uint64_t)res > in->attr.size)
+			in->attr.size = (uint64_t)off + (uint64_t)res;
+		/*
+		 * With the writeback cache the kernel owns mtime and ctime and
+		 * sends them by SETATTR; a late background WRITE must not
+		 * overwrite them with our clock.
+		 */
+		if (fs->opt.writeback)
+			inode_mark_dirty(fs, in);
+		else
+			touch(fs, in, true, true);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	pthread_rwlock_unlock(&fs->commit_lock);
+	pthread_rwlock_unlock(&in->iolock);
+	free(bv);
+	if (res < 0)
+		fuse_reply_err(req, (int)-res);
+	else
+		fuse_reply_write(req, (size_t)res);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -fs_commit(fs_of(req)));
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct statvfs host, st;
+	uint64_t free_blocks, avail_blocks;
+
+	if (fstatvfs(fs->st.dirfd, &host) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	free_blocks = (uint64_t)host.f_bfree * host.f_frsize >> fs->bshift;
+	avail_blocks = (uint64_t)host.f_bavail * host.f_frsize >> fs->bshift;
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = fs->bs;
+	st.f_frsize = fs->bs;
+	pthread_mutex_lock(&fs->lock);
+	st.f_blocks = fs->st.used + free_blocks;
+	st.f_files = (fsfilcnt_t)fs->ninodes_total + host.f_ffree;
+	pthread_mutex_unlock(&fs->lock);
+	st.f_bfree = free_blocks;
+	st.f_bavail = avail_blocks;
+	st.f_ffree = host.f_ffree;
+	st.f_favail = host.f_favail;
+	st.f_namemax = META_NAME_MAX;
+	fuse_reply_statfs(req, &st);
+}
+
+/*
+ * Which names cowfs stores: the namespaces a local filesystem has. The
+ * kernel has already checked who may use them (trusted.* needs
+ * CAP_SYS_ADMIN, user.* only on files and directories).
+ */
+static bool xattr_name_ok(const char *name)
+{
+	static const char *const prefixes[] = { "user.", "trusted.",
+						 "security." };
+
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
+		if (!strncmp(name, prefixes[i], strlen(prefixes[i])) &&
+		    name[strlen(prefixes[i])])
+			return true;
+	return !strcmp(name, ACL_XATTR_ACCESS) ||
+	       !strcmp(name, ACL_XATTR_DEFAULT);
+}
+
+/*
+ * An access ACL carries the file's permission bits (the owner, the mask or
+ * owning group, and others entries); the kernel leaves it to us to keep
+ * the mode in step. Returns -EINVAL for a malformed ACL, else 0 and sets
+ * *@mode's permission bits and *@minimal (the ACL says no more than the
+ * mode, so nothing needs storing).
+ */
+static int acl_to_mode(const char *value, size_t size, uint32_t *mode,
+		       bool *minimal)
+{
+	const struct acl_entry *e = (const struct acl_entry *)(value + 4);
+	size_t n = (size - 4) / sizeof(*e);
+	uint32_t user = 0, group = 0, mask = 0, other = 0, version;
+	bool has_mask = false, has_group = false;
+
+	if (size < 4 || (size - 4) % sizeof(*e))
+		return -EINVAL;
+	memcpy(&version, value, sizeof(version));
+	if (le32toh(version) != ACL_VERSION)
+		return -EINVAL;
+	*minimal = true;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t perm = le16toh(e[i].perm) & 7;
+
+		switch (le16toh(e[i].tag)) {
+		case ACL_USER_OBJ:
+			user = perm;
+			break;
+		case ACL_GROUP_OBJ:
+			group = perm;
+			has_group = true;
+			break;
+		case ACL_MASK:
+			mask = perm;
+			has_mask = true;
+			*minimal = false;
+			break;
+		case ACL_OTHER:
+			other = perm;
+			break;
+		default:
+			*minimal = false;
+		}
+	}
+	if (!has_group)
+		return -EINVAL;
+	*mode = (*mode & ~0777u) | user << 6 | (has_mask ? mask : group) << 3 |
+		other;
+	return 0;
+}
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct fs *fs = fs_of(req);
+	bool acl = !strcmp(name, ACL_XATTR_ACCESS), minimal = false;
+	struct inode *in;
+	uint32_t mode = 0;
+	int rc;
+
+	if (strlen(name) > META_XATTR_NAME_MAX) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	if (size > META_XATTR_SIZE_MAX) {
+		fuse_reply_err(req, E2BIG);
+		return;
+	}
+	if (!xattr_name_ok(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	in = inode_get(fs, ino, &rc);
+	if (in && acl) {
+		mode = in->attr.mode;
+		rc = acl_to_mode(value, size, &mode, &minimal);
+	}
+	if (in && !rc && minimal) {
+		/* Equivalent to the mode: store nothing, as ext4 does. */
+		rc = meta_xattr_remove(fs->st.meta, ino, name);
+		if (rc == -ENODATA && !(flags & XATTR_REPLACE))
+			rc = 0;
+		in->has_xattrs = -1;
+	} else if (in && !rc) {
+		rc = meta_xattr_set(fs->st.meta, ino, name, value, size, flags);
+		if (!rc)
+			in->has_xattrs = 1;
+	}
+	if (in && !rc) {
+		if (acl)
+			in->attr.mode = mode;
+		touch(fs, in, false, true);
+		fs_note_changes(fs, 1);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -rc);
+}
+
+/* Does the inode have xattrs? Answers from memory after the first time. */
+static int has_xattrs(struct fs *fs, struct inode *in)
+{
+	if (in->has_xattrs < 0) {
+		int rc = meta_xattr_any(fs->st.meta, in->ino);
+
+		if (rc < 0)
+			return rc;
+		in->has_xattrs = rc;
+	}
+	return in->has_xattrs;
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	struct fs *fs = fs_of(req);
+	char *buf = NULL;
+	struct inode *in;
+	int rc;
+
+	if (size > META_XATTR_SIZE_MAX)
+		size = META_XATTR_SIZE_MAX;
+	if (size) {
+		buf = malloc(size);
+		if (!buf) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+	}
+	pthread_mutex_lock(&fs->lock);
+	in = inode_get(fs, ino, &rc);
+	if (in) {
+		rc = has_xattrs(fs, in);
+		if (rc == 0)
+			rc = -ENODATA; /* e.g. security.capability on write */
+		else if (rc > 0)
+			rc = meta_xattr_get(fs->st.meta, ino, name, buf, size);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)rc);
+	else
+		fuse_reply_buf(req, buf, (size_t)rc);
+	free(buf);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	char *buf = NULL;
+	struct inode *in;
+	int rc;
+
+	if (size > (1 << 20))
+		size = 1 << 20;
+	if (size) {
+		buf = malloc(size);
+		if (!buf) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+	}
+	pthread_mutex_lock(&fs->lock);
+	in = inode_get(fs, ino, &rc);
+	if (in) {
+		rc = has_xattrs(fs, in);
+		if (rc > 0)
+			rc = meta_xattr_list(fs->st.meta, ino, buf, size);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)rc);
+	else
+		fuse_reply_buf(req, buf, (size_t)rc);
+	free(buf);
+}
+
+static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	in = inode_get(fs, ino, &rc);
+	if (in) {
+		rc = meta_xattr_remove(fs->st.meta, ino, name);
+		if (!rc) {
+			in->has_xattrs = -1;
+			touch(fs, in, false, true);
+			fs_note_changes(fs, 1);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_err(req, -rc);
+}
+
+struct dir_fill {
+	struct fs *fs;
+	fuse_req_t req;
+	char *buf;
+	size_t size, pos;
+	bool plus;
+	int err;
+};
+
+/* Adds one entry; returns 1 when the buffer is full. */
+static int dir_add(struct dir_fill *d, const char *name, struct inode *in,
+		   uint64_t ino, uint32_t mode, off_t next)
+{
+	size_t need;
+
+	if (d->plus) {
+		struct fuse_entry_param e;
+
+		fill_entry(d->fs, in, &e);
+		need = fuse_add_direntry_plus(d->req, d->buf + d->pos,
+					      d->size - d->pos, name, &e, next);
+	} else {
+		struct stat st = { .st_ino = ino, .st_mode = mode };
+
+		need = fuse_add_direntry(d->req, d->buf + d->pos,
+					 d->size - d->pos, name, &st, next);
+	}
+	if (need > d->size - d->pos)
+		return 1;
+	d->pos += need;
+	return 0;
+}
+
+static int dir_fill_one(void *ctx, const struct meta_dirent *de)
+{
+	struct dir_fill *d = ctx;
+	struct inode *in = NULL;
+	int rc;
+
+	if (d->plus) {
+		in = get(d->fs, de->ino, &rc);
+		if (!in) {
+			d->err = rc;
+			return 1;
+		}
+	}
+	rc = dir_add(d, de->name, in, de->ino, de->mode,
+		     (off_t)(de->cookie + 2));
+	if (rc == 0 && in)
+		in->nlookup++; /* the kernel now holds a reference */
+	else if (in)
+		inode_maybe_evict(d->fs, in);
+	return rc;
+}
+
+/*
+ * Offsets: 1 after ".", 2 after "..", cookie + 2 after an entry, so a
+ * listing resumes correctly however the directory changed meanwhile.
+ */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       bool plus)
+{
+	struct fs *fs = fs_of(req);
+	struct dir_fill d = { fs, req, NULL, size, 0, plus, 0 };
+	struct inode *dir;
+	int rc;
+
+	d.buf = malloc(size);
+	if (!d.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	dir = get_dir(fs, ino, &rc);
+	if (!dir && rc == -ENOENT)
+		dir = inode_get(fs, ino, &rc); /* listing a removed dir: empty */
+	if (!dir)
+		goto out;
+	if (off < 1 && dir_add(&d, ".", dir, ino, S_IFDIR, 1))
+		goto out;
+	if (off < 2 && dir_add(&d, "..", dir, ino, S_IFDIR, 2))
+		goto out;
+	if (dir->attr.nlink == 0)
+		goto out;
+	rc = meta_readdir(fs->st.meta, ino, off >= 2 ? (uint64_t)off - 2 : 0,
+			  dir_fill_one, &d);
+	if (rc > 0)
+		rc = 0;
+	if (d.err && d.pos == 0)
+		rc = d.err;
+out:
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, d.buf, d.pos);
+	free(d.buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, false);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, true);
+}
+
+static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -fs_commit(fs_of(req)));
+}
+
+/* Gives every hole in [first, last] a zeroed slot (fallocate mode 0). */
+static int allocate_range(struct fs *fs, struct inode *in, uint64_t first,
+			  uint64_t last)
+{
+	struct statvfs host;
+	uint64_t need = 0;
+
+	for (uint64_t b = first; b <= last; b++)
+		need += map_lookup(fs, in, b) == 0;
+	if (fstatvfs(fs->st.dirfd, &host) == 0 &&
+	    need > ((uint64_t)host.f_bavail * host.f_frsize >> fs->bshift))
+		return -ENOSPC;
+	for (uint64_t b = first; b <= last; b++) {
+		if (map_lookup(fs, in, b))
+			continue;
+		int64_t slot = map_prepare_write(fs, in, b, 0, 0);
+
+		if (slot < 0)
+			return (int)slot;
+	}
+	return 0;
+}
+
+/* Zeroes [off, end): whole blocks are unmapped, partial ones zeroed. */
+static int zero_range(struct fs *fs, struct inode *in, uint64_t off,
+		      uint64_t end)
+{
+	uint64_t first = (off + fs->bs - 1) >> fs->bshift;
+	uint64_t last_excl = end >> fs->bshift;
+	uint32_t mask = fs->bs - 1;
+	int rc = 0;
+
+	if (first > last_excl) {
+		/* Inside one block. */
+		return map_zero_partial(fs, in, off >> fs->bshift,
+					(uint32_t)(off & mask),
+					(uint32_t)(end - off));
+	}
+	if (off & mask)
+		rc = map_zero_partial(fs, in, off >> fs->bshift,
+				      (uint32_t)(off & mask),
+				      fs->bs - (uint32_t)(off & mask));
+	if (!rc && first < last_excl)
+		rc = map_unmap(fs, in, first, last_excl - 1);
+	if (!rc && (end & mask))
+		rc = map_zero_partial(fs, in, last_excl, 0,
+				      (uint32_t)(end & mask));
+	return rc;
+}
+
+static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t offset, off_t length, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	uint64_t off = (uint64_t)offset, end = off + (uint64_t)length;
+	struct inode *in;
+	int rc;
+
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+		     FALLOC_FL_ZERO_RANGE)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (offset < 0 || length <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (end > COWFS_MAX_FILE_SIZE || end < off) {
+		fuse_reply_err(req, EFBIG);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	in = get(fs, ino, &rc);
+	pthread_mutex_unlock(&fs->lock);
+	if (!in) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	pthread_rwlock_wrlock(&in->iolock);
+	pthread_mutex_lock(&fs->lock);
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		rc = zero_range(fs, in, off, end);
+	} else {
+		rc = allocate_range(fs, in, off >> fs->bshift,
+				    (end - 1) >> fs->bshift);
+	}
+	if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) && end > in->attr.size)
+		in->attr.size = end;
+	if (!rc)
+		touch(fs, in, !!(mode & (FALLOC_FL_PUNCH_HOLE |
+					 FALLOC_FL_ZERO_RANGE)) ||
+				      !(mode & FALLOC_FL_KEEP_SIZE),
+		      true);
+	pthread_mutex_unlock(&fs->lock);
+	pthread_rwlock_unlock(&in->iolock);
+	fuse_reply_err(req, -rc);
+}
+
+/* First block >= @b that is mapped (@want_data) or a hole; UINT64_MAX if none. */
+static uint64_t seek_block(struct fs *fs, struct inode *in, uint64_t b,
+			   bool want_data, uint64_t nblocks)
+{
+	for (; b < nblocks; b++) {
+		bool mapped = map_lookup(fs, in, b) != 0;
+
+		if (mapped == want_data)
+			return b;
+		if (!mapped && want_data) {
+			/* Skip to the next chunk that exists. */
+			uint64_t C = fs->st.chunk_blocks, next = UINT64_MAX;
+
+			for (size_t k = 0; k < in->nmap; k++)
+				if (in->map[k].cidx >= b / C) {
+					next = in->map[k].cidx * C;
+					break;
+				}
+			if (next == UINT64_MAX)
+				return UINT64_MAX;
+			if (next > b)
+				b = next - 1;
+		}
+	}
+	return UINT64_MAX;
+}
+
+static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in;
+	uint64_t size, res = 0, b, nblocks;
+	bool writers;
+	int rc;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	in = get(fs, ino, &rc);
+	writers = in && in->nwriters > 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (!in) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	/*
+	 * The kernel does not write back dirty pages before it asks us, so
+	 * with a writable handle open, data may still sit in its page cache,
+	 * unknown to our map (FIELD-NOTES: the SEEK_HOLE trap). Invalidating
+	 * the file's cache makes the kernel write those pages to us first
+	 * (other threads serve the writes); only then is the map the truth.
+	 */
+	if (writers && fs->se) {
+		rc = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+		if (rc && rc != -ENOENT)
+			log_debug("lseek: invalidating inode %llu: %s",
+				  (unsigned long long)ino, strerror(-rc));
+	}
+	pthread_mutex_lock(&fs->lock);
+	size = in->attr.size;
+	if (off < 0 || (uint64_t)off >= size) {
+		rc = -ENXIO;
+		goto out;
+	}
+	nblocks = (size + fs->bs - 1) >> fs->bshift;
+	b = seek_block(fs, in, (uint64_t)off >> fs->bshift,
+		       whence == SEEK_DATA, nblocks);
+	if (whence == SEEK_DATA) {
+		if (b == UINT64_MAX)
+			rc = -ENXIO;
+		else
+			res = MAX((uint64_t)off, b << fs->bshift);
+	} else {
+		res = b == UINT64_MAX ? size
+				      : MIN(size, MAX((uint64_t)off,
+						      b << fs->bshift));
+	}
+out:
+	pthread_mutex_unlock(&fs->lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_lseek(req, (off_t)res);
+}
+
+const struct fuse_lowlevel_ops cowfs_ops = {
+	.init = fs_init_conn,
+	.destroy = fs_destroy_conn,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.readlink = fs_readlink,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.symlink = fs_symlink,
+	.create = fs_create,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.rename = fs_rename,
+	.link = fs_link,
+	.open = fs_open,
+	.release = fs_release,
+	.read = fs_read,
+	.write_buf = fs_write_buf,
+	.flush = fs_flush,
+	.fsync = fs_fsync,
+	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
+	.fsyncdir = fs_fsyncdir,
+	.statfs = fs_statfs,
+	.setxattr = fs_setxattr,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.removexattr = fs_removexattr,
+	.fallocate = fs_fallocate,
+	.lseek = fs_lseek,
+};

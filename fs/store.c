@@ -1,0 +1,689 @@
+/*
+ * store.c - the store directory, its lock, the pack file and the slot
+ * allocator.
+ *
+ * How allocation works. refs[] holds, for every slot below nslots, its
+ * reference count and three flags (store.h). A slot is free when its word
+ * is 0. store_alloc() first tries the caller's hint (the slot after the
+ * file's previous block), then appends at the end of the pack when the hint
+ * is the end, then looks for a free slot from a moving cursor, and appends
+ * otherwise. Appending keeps sequentially written files contiguous, so a
+ * read of them is one splice.
+ *
+ * When a count falls to zero the slot becomes pending (invariant 5): it is
+ * neither used nor free until the transaction that dropped the reference
+ * has committed, because until then the committed state still points at it
+ * and a crash would bring that state back. store_post_commit() then frees
+ * it and punches its space, and cuts a free tail off the pack.
+ *
+ * Known limit: the search for a free slot is a linear scan from the cursor;
+ * it is amortised over the allocations that follow, but a nearly full pack
+ * with a few scattered holes scans far. A free-extent tree would fix that.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <endian.h>
+
+#include "fs/store.h"
+#include "fs/util.h"
+
+struct pack_header {
+	char magic[8];
+	uint32_t version;	/* little-endian */
+	uint32_t block_size;	/* little-endian */
+	uint8_t uuid[16];
+};
+
+static const char *const store_files[] = { STORE_META_NAME, "meta.db-wal",
+					   "meta.db-shm", STORE_PACK_NAME };
+
+/* Returns 1 if the directory has entries other than . and .., 0 if not. */
+static int dir_has_entries(int dirfd, bool *has_store)
+{
+	int fd = dup(dirfd);
+	DIR *d;
+	struct dirent *de;
+	int any = 0;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	*has_store = false;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		any = 1;
+		if (!strcmp(de->d_name, STORE_META_NAME) ||
+		    !strcmp(de->d_name, STORE_PACK_NAME))
+			*has_store = true;
+	}
+	closedir(d);
+	return any;
+}
+
+/*
+ * Finds where the store at @path is mounted, from /proc/self/mountinfo.
+ * Returns true and the mount point in @mnt if a cowfs mount of it exists.
+ */
+static bool find_mount(const char *path, char *mnt, size_t mntlen)
+{
+	char real[PATH_MAX], line[2 * PATH_MAX + 512];
+	bool found = false;
+	FILE *f;
+
+	if (!realpath(path, real))
+		return false;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char point[PATH_MAX + 1], type[64], source[PATH_MAX + 1];
+		char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %" STR(PATH_MAX) "s",
+				   point) != 1 ||
+		    sscanf(sep + 3, "%63s %" STR(PATH_MAX) "s", type,
+			   source) != 2)
+			continue;
+		if (!strcmp(type, "fuse.cowfs") && !strcmp(source, real)) {
+			size_t n = strnlen(point, mntlen - 1);
+
+			memcpy(mnt, point, n);
+			mnt[n] = '\0';
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Takes the store's lock on an open pack fd. If another process holds it
+ * and the store is still mounted, fails at once with -EBUSY and the mount
+ * point in @mnt. If it is not mounted, the holder is a daemon finishing
+ * its last commit after an unmount (fusermount3 -u does not wait for it):
+ * wait up to LOCK_WAIT_MS for it to exit.
+ */
+#define LOCK_WAIT_MS 30000
+
+/* The process holding a flock on @fd's file, from /proc/locks; 0 if unknown. */
+static pid_t flock_holder(int fd)
+{
+	struct stat sb;
+	char line[256];
+	pid_t pid = 0;
+	FILE *f;
+
+	if (fstat(fd, &sb) < 0)
+		return 0;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return 0;
+	while (!pid && fgets(line, sizeof(line), f)) {
+		char type[16];
+		long p;
+		unsigned int maj, min;
+		unsigned long ino;
+
+		if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", type, &p,
+			   &maj, &min, &ino) == 5 &&
+		    !strcmp(type, "FLOCK") && ino == sb.st_ino &&
+		    makedev(maj, min) == sb.st_dev)
+			pid = (pid_t)p;
+	}
+	fclose(f);
+	return pid;
+}
+
+static int lock_pack(int fd, const char *path, char *mnt, size_t mntlen)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+	mnt[0] = '\0';
+	for (int waited = 0;; waited += 10) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		if (waited >= LOCK_WAIT_MS || find_mount(path, mnt, mntlen) ||
+		    flock_holder(fd) == getpid())
+			return -EBUSY;
+		nanosleep(&tick, NULL);
+	}
+}
+
+int store_create(const char *path, uint32_t block_size, bool force,
+		 uint32_t uid, uint32_t gid, char *err, size_t errlen)
+{
+	struct pack_header h = { 0 };
+	struct meta_super sb = { 0 };
+	struct meta_inode root = { 0 };
+	char metapath[4096];
+	bool has_store = false;
+	int dirfd, packfd = -1, rc;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot create \"%s\": %s", path,
+			 strerror(errno));
+		return rc;
+	}
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open \"%s\": %s", path,
+			 strerror(errno));
+		return rc;
+	}
+	rc = dir_has_entries(dirfd, &has_store);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read \"%s\": %s", path,
+			 strerror(-rc));
+		goto out;
+	}
+	if (rc > 0 && !force) {
+		snprintf(err, errlen,
+			 has_store ? "\"%s\" already holds a cowfs store (use --force to replace it)"
+				   : "\"%s\" is not empty (use --force to use it anyway)",
+			 path);
+		rc = -EEXIST;
+		goto out;
+	}
+	if (has_store) {
+		/* Never replace a store that a daemon is using. */
+		char mnt[PATH_MAX];
+
+		packfd = openat(dirfd, STORE_PACK_NAME,
+				O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (packfd >= 0 &&
+		    lock_pack(packfd, path, mnt, sizeof(mnt)) == -EBUSY) {
+			snprintf(err, errlen,
+				 mnt[0] ? "store \"%s\" is mounted on \"%s\""
+					: "store \"%s\" is in use by another process%s",
+				 path, mnt);
+			rc = -EBUSY;
+			goto out;
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(store_files); i++)
+			unlinkat(dirfd, store_files[i], 0);
+		if (packfd >= 0)
+			close(packfd);
+	}
+	fchmod(dirfd, 0700);
+
+	packfd = openat(dirfd, STORE_PACK_NAME,
+			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	if (packfd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot create \"%s/%s\": %s", path,
+			 STORE_PACK_NAME, strerror(errno));
+		goto out;
+	}
+	if (getrandom(sb.uuid, sizeof(sb.uuid), 0) != sizeof(sb.uuid)) {
+		rc = -EIO;
+		snprintf(err, errlen, "cannot get random bytes for the uuid");
+		goto out;
+	}
+	memcpy(h.magic, STORE_PACK_MAGIC, sizeof(STORE_PACK_MAGIC));
+	h.version = htole32(META_FORMAT_VERSION);
+	h.block_size = htole32(block_size);
+	memcpy(h.uuid, sb.uuid, sizeof(h.uuid));
+	if (pwrite(packfd, &h, sizeof(h), 0) != sizeof(h) ||
+	    ftruncate(packfd, STORE_HEADER_SIZE) < 0 || fsync(packfd) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot write \"%s/%s\": %s", path,
+			 STORE_PACK_NAME, strerror(errno));
+		goto out;
+	}
+
+	sb.format_version = META_FORMAT_VERSION;
+	sb.block_size = block_size;
+	sb.chunk_blocks = STORE_DEFAULT_CHUNK_BLOCKS;
+	sb.next_ino = META_ROOT_INO + 1;
+	root.ino = META_ROOT_INO;
+	root.mode = 040755;
+	root.uid = uid;
+	root.gid = gid;
+	root.nlink = 2;
+	root.atime_ns = root.mtime_ns = root.ctime_ns = root.btime_ns =
+		now_ns();
+	snprintf(metapath, sizeof(metapath), "%s/%s", path, STORE_META_NAME);
+	rc = meta_create(metapath, &sb, &root, err, errlen);
+	if (rc)
+		goto out;
+	fsync(dirfd);
+	rc = 0;
+out:
+	if (packfd >= 0)
+		close(packfd);
+	close(dirfd);
+	return rc;
+}
+
+static int grow_refs(struct store *st, uint64_t need)
+{
+	uint64_t cap = st->cap ? st->cap : 1024;
+	uint32_t *p;
+
+	if (need <= st->cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	p = realloc(st->refs, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p + st->cap, 0, (cap - st->cap) * sizeof(*p));
+	st->refs = p;
+	st->cap = cap;
+	return 0;
+}
+
+static int load_slot(void *ctx, uint64_t slot, uint32_t refs)
+{
+	struct store *st = ctx;
+
+	if (slot == 0 || slot > (1ull << 48) || refs == 0 ||
+	    refs > SLOT_COUNT_MASK) {
+		log_msg("store \"%s\": slot %llu has a bad reference count %u",
+			st->path, (unsigned long long)slot, refs);
+		return -EIO;
+	}
+	if (grow_refs(st, slot + 1))
+		return -ENOMEM;
+	st->refs[slot] = refs | (refs > 1 ? SLOT_CSHARED : 0);
+	if (slot >= st->nslots)
+		st->nslots = slot + 1;
+	st->used++;
+	return 0;
+}
+
+static int open_pack(struct store *st, char *err, size_t errlen)
+{
+	struct pack_header h;
+	const struct meta_super *sb;
+	char metapath[4096], mnt[PATH_MAX], why[384];
+	struct stat sbuf;
+	int rc;
+
+	st->packfd = openat(st->dirfd, STORE_PACK_NAME,
+			    (st->readonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW |
+				    O_CLOEXEC);
+	if (st->packfd < 0) {
+		rc = -errno;
+		if (errno == ENOENT || errno == ELOOP)
+			snprintf(err, errlen,
+				 "\"%s\" is not a cowfs store (no %s file)",
+				 st->path, STORE_PACK_NAME);
+		else
+			snprintf(err, errlen, "cannot open \"%s/%s\": %s",
+				 st->path, STORE_PACK_NAME, strerror(errno));
+		return rc == -ELOOP ? -EINVAL : rc;
+	}
+	rc = lock_pack(st->packfd, st->path, mnt, sizeof(mnt));
+	if (rc == -EBUSY && mnt[0])
+		snprintf(err, errlen, "store \"%s\" is already mounted on \"%s\"",
+			 st->path, mnt);
+	else if (rc == -EBUSY)
+		snprintf(err, errlen, "store \"%s\" is in use by another process",
+			 st->path);
+	else if (rc)
+		snprintf(err, errlen, "cannot lock store \"%s\": %s", st->path,
+			 strerror(-rc));
+	if (rc)
+		return rc;
+	if (pread(st->packfd, &h, sizeof(h), 0) != sizeof(h) ||
+	    memcmp(h.magic, STORE_PACK_MAGIC, sizeof(STORE_PACK_MAGIC))) {
+		snprintf(err, errlen,
+			 "\"%s\" is not a cowfs store (bad pack header)",
+			 st->path);
+		return -EINVAL;
+	}
+	if (le32toh(h.version) != META_FORMAT_VERSION) {
+		snprintf(err, errlen,
+			 "store \"%s\" has format version %u; this cowfs reads version %d",
+			 st->path, le32toh(h.version), META_FORMAT_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+
+	snprintf(metapath, sizeof(metapath), "%s/%s", st->path,
+		 STORE_META_NAME);
+	rc = meta_open(metapath, st->readonly, &st->meta, why, sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "store \"%s\": %s", st->path, why);
+		return rc;
+	}
+	sb = meta_super(st->meta);
+	if (memcmp(sb->uuid, h.uuid, sizeof(h.uuid)) ||
+	    sb->block_size != le32toh(h.block_size)) {
+		snprintf(err, errlen,
+			 "store \"%s\": %s and %s belong to different stores",
+			 st->path, STORE_META_NAME, STORE_PACK_NAME);
+		return -EINVAL;
+	}
+	st->block_size = sb->block_size;
+	st->block_shift = (uint32_t)__builtin_ctz(sb->block_size);
+	st->chunk_blocks = sb->chunk_blocks;
+
+	if (fstat(st->packfd, &sbuf) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot stat \"%s/%s\": %s", st->path,
+			 STORE_PACK_NAME, strerror(errno));
+		return rc;
+	}
+	st->nslots = 1;
+	rc = meta_slot_load(st->meta, load_slot, st);
+	if (rc) {
+		snprintf(err, errlen, "store \"%s\": cannot load slot table: %s",
+			 st->path, strerror(-rc));
+		return rc;
+	}
+	rc = grow_refs(st, st->nslots + 1);
+	if (rc)
+		return rc;
+	st->refs[0] = SLOT_PENDING; /* the header: never allocated */
+	st->pack_len = ((uint64_t)sbuf.st_size + st->block_size - 1) >>
+		       st->block_shift;
+	if (st->pack_len < st->nslots)
+		log_msg("store \"%s\": pack file is shorter than its slot table (%llu < %llu slots)",
+			st->path, (unsigned long long)st->pack_len,
+			(unsigned long long)st->nslots);
+	st->fresh = MAX(st->pack_len, st->nslots);
+	st->nfree = st->nslots - 1 - st->used;
+	st->cursor = 1;
+	return 0;
+}
+
+int store_open(struct store *st, const char *path, bool readonly, char *err,
+	       size_t errlen)
+{
+	struct stat sbuf;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->packfd = -1;
+	st->readonly = readonly;
+	st->path = strdup(path);
+	if (!st->path) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	st->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd < 0) {
+		rc = -errno;
+		if (errno == ENOTDIR)
+			snprintf(err, errlen, "\"%s\" is not a directory",
+				 path);
+		else
+			snprintf(err, errlen, "cannot open store \"%s\": %s",
+				 path, strerror(errno));
+		goto fail;
+	}
+	if (fstat(st->dirfd, &sbuf) == 0 && (sbuf.st_mode & 077))
+		log_debug("store \"%s\" is accessible to others (mode %o)",
+			  path, sbuf.st_mode & 07777);
+	rc = open_pack(st, err, errlen);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	store_close(st);
+	return rc;
+}
+
+void store_close(struct store *st)
+{
+	meta_close(st->meta);
+	st->meta = NULL;
+	if (st->packfd >= 0)
+		close(st->packfd);
+	if (st->dirfd >= 0)
+		close(st->dirfd);
+	st->packfd = st->dirfd = -1;
+	free(st->refs);
+	free(st->dirty);
+	free(st->path);
+	st->refs = NULL;
+	st->dirty = NULL;
+	st->path = NULL;
+}
+
+/*
+ * Records that a slot's count changed in the open transaction. The list
+ * only grows by doubling; if even that fails there is no way to keep the
+ * store's counts right, so the daemon stops before it commits anything
+ * wrong.
+ */
+static void mark_dirty(struct store *st, uint64_t slot)
+{
+	if (st->refs[slot] & SLOT_DIRTY)
+		return;
+	if (st->ndirty == st->dirty_cap) {
+		size_t cap = st->dirty_cap ? st->dirty_cap * 2 : 1024;
+		uint64_t *p = realloc(st->dirty, cap * sizeof(*p));
+
+		if (!p) {
+			log_msg("store \"%s\": out of memory for the dirty slot list",
+				st->path);
+			abort();
+		}
+		st->dirty = p;
+		st->dirty_cap = cap;
+	}
+	st->dirty[st->ndirty++] = slot;
+	st->refs[slot] |= SLOT_DIRTY;
+}
+
+int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
+{
+	uint64_t slot = 0;
+	int rc;
+
+	if (hint > 0 && hint < st->nslots && st->refs[hint] == 0) {
+		slot = hint;
+	} else if ((hint == 0 || hint != st->nslots) && st->nfree > 0) {
+		for (uint64_t i = 0; i < st->nslots; i++) {
+			uint64_t s = st->cursor + i;
+
+			if (s >= st->nslots)
+				s -= st->nslots - 1;
+			if (s > 0 && s < st->nslots && st->refs[s] == 0) {
+				slot = s;
+				break;
+			}
+		}
+	}
+	if (slot == 0) {
+		rc = grow_refs(st, st->nslots + 1);
+		if (rc)
+			return rc;
+		slot = st->nslots;
+	}
+	if (slot >= st->pack_len) {
+		/*
+		 * Grow the pack past the new slot (by an eighth, at most
+		 * 64 MiB at a time) so that no read of a slot is ever short.
+		 */
+		uint64_t len = slot + 1 + MIN(slot / 8, (64ull << 20) >> st->block_shift);
+
+		if (ftruncate(st->packfd, (off_t)store_slot_offset(st, len)) < 0)
+			return -errno;
+		st->pack_len = len;
+	}
+	if (slot == st->nslots)
+		st->nslots++;
+	else
+		st->nfree--;
+	mark_dirty(st, slot);
+	st->refs[slot] |= 1;
+	st->used++;
+	st->cursor = slot + 1;
+	*zeroed = slot >= st->fresh;
+	if (slot >= st->fresh)
+		st->fresh = slot + 1;
+	*out = slot;
+	return 0;
+}
+
+void store_ref(struct store *st, uint64_t slot)
+{
+	mark_dirty(st, slot);
+	st->refs[slot]++;
+}
+
+void store_unref(struct store *st, uint64_t slot)
+{
+	if (slot == 0 || slot >= st->nslots ||
+	    (st->refs[slot] & SLOT_COUNT_MASK) == 0) {
+		log_msg("store \"%s\": dropping a reference to free slot %llu",
+			st->path, (unsigned long long)slot);
+		return;
+	}
+	mark_dirty(st, slot);
+	st->refs[slot]--;
+	if ((st->refs[slot] & SLOT_COUNT_MASK) == 0) {
+		st->refs[slot] |= SLOT_PENDING;
+		st->used--;
+	}
+}
+
+int store_flush(struct store *st)
+{
+	for (size_t i = 0; i < st->ndirty; i++) {
+		uint64_t s = st->dirty[i];
+		int rc = meta_slot_set(st->meta, s,
+				       st->refs[s] & SLOT_COUNT_MASK);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int store_sync(struct store *st)
+{
+	if (!st->pack_written)
+		return 0;
+	st->pack_written = false;
+	if (fdatasync(st->packfd) < 0) {
+		int rc = -errno;
+
+		st->pack_written = true;
+		log_msg("store \"%s\": fdatasync of the pack failed: %s",
+			st->path, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* Punches a run of whole slots; failure only costs space. */
+static void punch_slots(struct store *st, uint64_t first, uint64_t n)
+{
+	if (fallocate(st->packfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)store_slot_offset(st, first),
+		      (off_t)(n << st->block_shift)) < 0)
+		log_debug("punch slots %llu+%llu: %s",
+			  (unsigned long long)first, (unsigned long long)n,
+			  strerror(errno));
+}
+
+void store_post_commit(struct store *st)
+{
+	uint64_t run_start = 0, run_len = 0, end;
+
+	for (size_t i = 0; i < st->ndirty; i++) {
+		uint64_t s = st->dirty[i];
+		uint32_t n = st->refs[s] & SLOT_COUNT_MASK;
+
+		if (n == 0) {
+			st->refs[s] = 0;
+			st->nfree++;
+			if (run_len && s == run_start + run_len) {
+				run_len++;
+				continue;
+			}
+			if (run_len)
+				punch_slots(st, run_start, run_len);
+			run_start = s;
+			run_len = 1;
+		} else {
+			st->refs[s] = n | (n > 1 ? SLOT_CSHARED : 0);
+		}
+	}
+	if (run_len)
+		punch_slots(st, run_start, run_len);
+	st->ndirty = 0;
+
+	/* Cut free slots off the tail of the pack. */
+	end = st->nslots;
+	while (end > 1 && st->refs[end - 1] == 0)
+		end--;
+	if (end < st->nslots) {
+		st->nfree -= st->nslots - end;
+		st->nslots = end;
+		if (st->cursor > end)
+			st->cursor = 1;
+	}
+	if (st->pack_len > st->nslots) {
+		off_t size = (off_t)store_slot_offset(st, st->nslots);
+
+		if (st->nslots == 1)
+			size = STORE_HEADER_SIZE;
+		if (ftruncate(st->packfd, size) == 0) {
+			st->pack_len = st->nslots;
+			st->fresh = st->nslots;
+		}
+	}
+}
+
+int store_copy(struct store *st, uint64_t from, uint64_t to, uint32_t off,
+	       uint32_t len)
+{
+	loff_t in = (loff_t)(store_slot_offset(st, from) + off);
+	loff_t out = (loff_t)(store_slot_offset(st, to) + off);
+
+	while (len > 0) {
+		ssize_t n = copy_file_range(st->packfd, &in, st->packfd, &out,
+					    len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) /* past the end of the pack: the rest is zeros */
+			break;
+		len -= (uint32_t)n;
+	}
+	st->pack_written = true;
+	return 0;
+}
+
+int store_zero(struct store *st, uint64_t slot, uint32_t off, uint32_t len)
+{
+	if (len == 0)
+		return 0;
+	if (fallocate(st->packfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(store_slot_offset(st, slot) + off),
+		      (off_t)len) < 0)
+		return -errno;
+	st->pack_written = true;
+	return 0;
+}

@@ -1,0 +1,153 @@
+/*
+ * store.h - a cowfs store: its directory, its lock, the pack file of slots
+ * and the slot allocator.
+ *
+ * The pack file is an array of fixed-size slots (doc/DESIGN.md 1.1). This
+ * module owns the in-memory reference count of every slot and decides which
+ * slot a new block goes to. It knows nothing of files or chunks: fs/map.c
+ * asks it for slots and tells it when a reference is added or dropped.
+ *
+ * Invariants kept here (numbers as in doc/DESIGN.md section 2):
+ *  (3) a slot is free exactly when its count is 0 and it is not pending;
+ *  (4) store_slot_private() is true only for a slot whose count is 1 now and
+ *      was at most 1 at the last commit;
+ *  (5) a slot whose count falls to 0 is pending until store_post_commit():
+ *      store_alloc() never returns it before then.
+ *
+ * Locking: every function that takes a struct store * except the I/O
+ * helpers (store_read_at, store_copy, store_zero) must be called with the
+ * caller's metadata lock held (fs->lock in the daemon).
+ */
+#ifndef COWFS_STORE_H
+#define COWFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta/meta.h"
+
+#define STORE_META_NAME "meta.db"
+#define STORE_PACK_NAME "blocks"
+#define STORE_PACK_MAGIC "COWFSPK"
+#define STORE_HEADER_SIZE 4096
+#define STORE_DEFAULT_BLOCK_SIZE 65536
+#define STORE_DEFAULT_CHUNK_BLOCKS 1024
+
+/* Bits of store->refs[] above the count. */
+#define SLOT_COUNT_MASK 0x1fffffffu
+#define SLOT_PENDING (1u << 29)	/* freed in the open transaction */
+#define SLOT_CSHARED (1u << 30)	/* count was > 1 at the last commit */
+#define SLOT_DIRTY (1u << 31)	/* count changed in the open transaction */
+
+struct store {
+	char *path;		/* the store directory, as given */
+	int dirfd;
+	int packfd;
+	struct meta *meta;
+	uint32_t block_size;
+	uint32_t block_shift;
+	uint32_t chunk_blocks;
+	bool readonly;
+
+	/* The slot allocator. Slot 0 is the header and never allocated. */
+	uint32_t *refs;		/* count and flags of slots [0, nslots) */
+	uint64_t nslots;	/* slots below this exist in the pack */
+	uint64_t cap;		/* allocated length of refs[] */
+	uint64_t used;		/* slots with count > 0 */
+	uint64_t nfree;		/* free slots below nslots */
+	uint64_t cursor;	/* where the next search for a free slot starts */
+	uint64_t *dirty;	/* slots with SLOT_DIRTY set, in order */
+	size_t ndirty, dirty_cap;
+	uint64_t fresh;		/* slots >= this were never handed out since
+				 * the pack was last cut: they read zeros */
+	uint64_t pack_len;	/* length of the pack file in slots; always
+				 * above every allocated slot, so a read of
+				 * a slot is never short */
+	bool pack_written;	/* data written since the last fdatasync */
+};
+
+/*
+ * Creates a store in directory @path (created if missing; it must be empty
+ * unless @force, in which case an old store's files are replaced). Writes
+ * the pack header and meta.db with an empty root directory owned by
+ * @uid/@gid. Returns 0 or -errno with a one-line reason in @err.
+ */
+int store_create(const char *path, uint32_t block_size, bool force,
+		 uint32_t uid, uint32_t gid, char *err, size_t errlen);
+
+/*
+ * Opens the store at @path: takes its exclusive lock (-EBUSY if another
+ * process holds it), opens meta.db and the pack, checks that they belong
+ * together and loads the slot reference counts. Returns 0 or -errno with a
+ * one-line reason in @err; on failure nothing is left open.
+ */
+int store_open(struct store *st, const char *path, bool readonly, char *err,
+	       size_t errlen);
+
+/* Closes everything (rolling back what was not committed). */
+void store_close(struct store *st);
+
+static inline uint64_t store_slot_offset(const struct store *st, uint64_t slot)
+{
+	return slot << st->block_shift;
+}
+
+static inline uint32_t store_slot_count(const struct store *st, uint64_t slot)
+{
+	return slot < st->nslots ? st->refs[slot] & SLOT_COUNT_MASK : 0;
+}
+
+/* Invariant (4): may this slot be written in place? */
+static inline bool store_slot_private(const struct store *st, uint64_t slot)
+{
+	uint32_t r = st->refs[slot];
+
+	return (r & SLOT_COUNT_MASK) == 1 && !(r & SLOT_CSHARED);
+}
+
+/*
+ * Allocates a free slot with count 1, preferring @hint (the slot after the
+ * file's previous block, so sequential files stay contiguous). *@zeroed
+ * tells whether the slot is known to read as zeros (never written since
+ * the pack grew). Returns 0 or -ENOSPC/-ENOMEM.
+ */
+int store_alloc(struct store *st, uint64_t hint, uint64_t *slot,
+		bool *zeroed);
+
+/* Adds one reference to an allocated slot. */
+void store_ref(struct store *st, uint64_t slot);
+
+/* Drops one reference; at zero the slot becomes pending (invariant 5). */
+void store_unref(struct store *st, uint64_t slot);
+
+/*
+ * Records that the committed state shares @slot (through a shared chunk),
+ * so that it is not written in place before the next commit (inv. 4).
+ */
+static inline void store_mark_shared(struct store *st, uint64_t slot)
+{
+	st->refs[slot] |= SLOT_CSHARED;
+}
+
+/*
+ * Writes the counts of the dirty slots into the open transaction. Called
+ * by the commit before it syncs the pack and commits.
+ */
+int store_flush(struct store *st);
+
+/* Makes the pack's data durable if anything was written since last time. */
+int store_sync(struct store *st);
+
+/*
+ * After a successful commit: frees the pending slots (punching their
+ * space), updates SLOT_CSHARED and cuts free slots off the pack's tail.
+ */
+void store_post_commit(struct store *st);
+
+/* Data helpers (no lock needed; 0 or -errno). */
+int store_copy(struct store *st, uint64_t from, uint64_t to, uint32_t off,
+	       uint32_t len);
+int store_zero(struct store *st, uint64_t slot, uint32_t off, uint32_t len);
+
+#endif

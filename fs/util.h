@@ -1,0 +1,64 @@
+/*
+ * util.h - logging and small helpers shared by every cowfs program.
+ *
+ * Logging is one line per event, prefixed with the program name:
+ *	cowfs: open store "/x": no such file or directory
+ * log_debug() prints only when debugging was asked for (-d, -o debug).
+ */
+#ifndef COWFS_UTIL_H
+#define COWFS_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+extern const char *util_progname;
+extern bool util_debug;
+
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define log_debug(...)                                                         \
+	do {                                                                   \
+		if (util_debug)                                                \
+			log_debug_msg(__VA_ARGS__);                           \
+	} while (0)
+
+/* Sends subsequent log lines to syslog instead of stderr (daemon mode). */
+void log_to_syslog(void);
+
+/* Current time in nanoseconds since the epoch (CLOCK_REALTIME). */
+int64_t now_ns(void);
+
+static inline struct timespec ns_to_ts(int64_t ns)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ns / 1000000000;
+	ts.tv_nsec = ns % 1000000000;
+	if (ts.tv_nsec < 0) {
+		ts.tv_nsec += 1000000000;
+		ts.tv_sec--;
+	}
+	return ts;
+}
+
+static inline int64_t ts_to_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/*
+ * Parses a size such as "65536", "64k", "64K", "1M". Returns 0 and stores the
+ * value, or -EINVAL.
+ */
+int parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,98 @@
+# tests/local.mk: the test suite, included by the top Makefile.am
+# (non-recursive; every path is relative to the top of the tree).
+#
+# `make check` builds the helpers below and runs two kinds of test through
+# automake's TAP driver:
+#   - UNIT_TESTS: C unit test programs that print TAP themselves;
+#   - tests/suite.sh: the numbered scripts tests/cowfs/NNN, run by
+#     tests/check against the programs in this build directory.
+# Pass arguments to tests/check with e.g. `make check COWFS_CHECK_ARGS="-g
+# quick"`; read results in tests/suite.sh.log and tests/results/.
+
+# --- C unit tests: add programs here (they are built by `make check`). ---
+UNIT_TESTS = tests/unit/test_meta tests/unit/test_store
+
+COWFS_UNIT_COMMON = tests/unit/tap.h tests/unit/scratch.h
+tests_unit_test_meta_SOURCES = tests/unit/test_meta.c $(COWFS_UNIT_COMMON)
+tests_unit_test_meta_LDADD = libcowfs.a $(SQLITE_LIBS)
+tests_unit_test_store_SOURCES = tests/unit/test_store.c \
+	fs/map.c fs/inode.c fs/fs.h $(COWFS_UNIT_COMMON)
+tests_unit_test_store_LDADD = libcowfs.a $(SQLITE_LIBS)
+
+# --- Helpers the numbered tests call for what no shell tool does. ---
+COWFS_TEST_HELPERS = \
+	tests/helpers/cowfs_fsx \
+	tests/helpers/cowfs_gen \
+	tests/helpers/cowfs_mknod \
+	tests/helpers/cowfs_open \
+	tests/helpers/cowfs_readdir_race \
+	tests/helpers/cowfs_rename2 \
+	tests/helpers/cowfs_seekcheck \
+	tests/helpers/cowfs_unlink_open \
+	tests/helpers/cowfs_utimens \
+	tests/helpers/cowfs_writers \
+	tests/helpers/cowfs_xattr
+
+check_PROGRAMS = $(COWFS_TEST_HELPERS) $(UNIT_TESTS)
+
+COWFS_TEST_COMMON = tests/common/helpers.c tests/common/helpers.h
+tests_helpers_cowfs_fsx_SOURCES = tests/helpers/cowfs_fsx.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_gen_SOURCES = tests/helpers/cowfs_gen.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_mknod_SOURCES = tests/helpers/cowfs_mknod.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_open_SOURCES = tests/helpers/cowfs_open.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_readdir_race_SOURCES = tests/helpers/cowfs_readdir_race.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_rename2_SOURCES = tests/helpers/cowfs_rename2.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_seekcheck_SOURCES = tests/helpers/cowfs_seekcheck.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_unlink_open_SOURCES = tests/helpers/cowfs_unlink_open.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_utimens_SOURCES = tests/helpers/cowfs_utimens.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_writers_SOURCES = tests/helpers/cowfs_writers.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_xattr_SOURCES = tests/helpers/cowfs_xattr.c \
+	$(COWFS_TEST_COMMON)
+
+# --- The numbered tests and their golden output; list new ones here. ---
+COWFS_NUMBERED_TESTS = \
+	tests/cowfs/001 tests/cowfs/002 tests/cowfs/003 tests/cowfs/004 \
+	tests/cowfs/005 tests/cowfs/006 tests/cowfs/007 tests/cowfs/008 \
+	tests/cowfs/009 tests/cowfs/010 tests/cowfs/011 tests/cowfs/012 \
+	tests/cowfs/013 tests/cowfs/014 tests/cowfs/015 tests/cowfs/016 \
+	tests/cowfs/017 tests/cowfs/018 tests/cowfs/019 tests/cowfs/020 \
+	tests/cowfs/021 tests/cowfs/022 tests/cowfs/023 tests/cowfs/024 \
+	tests/cowfs/025 tests/cowfs/026 tests/cowfs/027 tests/cowfs/028
+COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
+
+# GNU make has a built-in rule "%.out: %" that would copy a script over its
+# golden output whenever the script is newer. The golden files are sources,
+# never made: an explicit rule without prerequisites overrides it.
+$(COWFS_GOLDEN_OUTPUT):
+	@:
+
+EXTRA_DIST += \
+	tests/README \
+	tests/check \
+	tests/common/rc \
+	tests/suite.sh \
+	$(COWFS_NUMBERED_TESTS) $(COWFS_GOLDEN_OUTPUT)
+
+# --- Running. ---
+TESTS = $(UNIT_TESTS) tests/suite.sh
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) \
+	$(top_srcdir)/build-aux/tap-driver.sh
+AM_TESTS_ENVIRONMENT = \
+	COWFS_BUILDDIR='$(abs_top_builddir)'; export COWFS_BUILDDIR; \
+	COWFS_CHECK_ARGS='$(COWFS_CHECK_ARGS)'; export COWFS_CHECK_ARGS;
+
+# The scripts write their logs here; the .log/.trs files are automake's.
+clean-local: clean-local-cowfs-tests
+clean-local-cowfs-tests:
+	-rm -rf tests/results
+.PHONY: clean-local-cowfs-tests
