@@ -227,16 +227,16 @@ int main(int argc, char *argv[])
 	util_progname = "cowfs";
 	fuse_set_log_func(log_fuse);
 	if (fuse_opt_parse(&args, &c, cowfs_opts, opt_proc) < 0)
-		return 1;
-	if (c.help) {
-		usage(stdout);
-		return 0;
-	}
-	if (c.version) {
-		printf("cowfs %s (store format %d, libfuse %s)\n",
-		       PACKAGE_VERSION, META_FORMAT_VERSION,
-		       fuse_pkgversion());
-		return 0;
+		goto out_args;
+	if (c.help || c.version) {
+		if (c.help)
+			usage(stdout);
+		else
+			printf("cowfs %s (store format %d, libfuse %s)\n",
+			       PACKAGE_VERSION, META_FORMAT_VERSION,
+			       fuse_pkgversion());
+		ret = 0;
+		goto out_args;
 	}
 	if (!c.store || !c.mountpoint || c.extra) {
 		log_msg(c.extra ? "too many arguments (see cowfs --help)"

@@ -779,7 +779,7 @@ int meta_xattr_get(struct meta *m, uint64_t ino, const char *name, void *buf,
 		len = sqlite3_column_bytes(s, 0);
 		if (size && (size_t)len > size)
 			len = -ERANGE;
-		else if (size)
+		else if (size && len > 0)
 			memcpy(buf, sqlite3_column_blob(s, 0), (size_t)len);
 	}
 	rc = done(m, s, rc);
