@@ -68,7 +68,7 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/017 tests/cowfs/018 tests/cowfs/019 tests/cowfs/020 \
 	tests/cowfs/021 tests/cowfs/022 tests/cowfs/023 tests/cowfs/024 \
 	tests/cowfs/025 tests/cowfs/026 tests/cowfs/027 tests/cowfs/028 \
-	tests/cowfs/029
+	tests/cowfs/029 tests/cowfs/030
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its
