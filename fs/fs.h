@@ -154,6 +154,18 @@ int map_zero_partial(struct fs *fs, struct inode *in, uint64_t b,
 		     uint32_t off, uint32_t len);
 /* Frees every block of the file (deletion). */
 int map_free_all(struct fs *fs, struct inode *in);
+/*
+ * Clones: block @bo of @dst names the slot of block @bi of @src (a hole if
+ * that is one); chunk @co of @dst becomes the chunk @ci of @src, shared.
+ * No data moves. fs->lock held, both iolocks exclusive.
+ */
+int map_share_block(struct fs *fs, struct inode *dst, uint64_t bo,
+		    struct inode *src, uint64_t bi);
+int map_share_chunk(struct fs *fs, struct inode *dst, uint64_t co,
+		    struct inode *src, uint64_t ci);
+/* Bytes in mapped blocks, and of those in blocks shared with any other. */
+void map_stat(struct fs *fs, struct inode *in, uint64_t *allocated,
+	      uint64_t *shared);
 /* Writes dirty chunks into the open transaction (commit). */
 int map_flush(struct fs *fs);
 /* After commit: drop clean chunks nobody uses. */

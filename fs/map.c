@@ -524,6 +524,87 @@ int map_free_all(struct fs *fs, struct inode *in)
 	return rc;
 }
 
+int map_share_block(struct fs *fs, struct inode *dst, uint64_t bo,
+		    struct inode *src, uint64_t bi)
+{
+	uint32_t i = (uint32_t)(bo % fs->st.chunk_blocks);
+	uint64_t slot = map_lookup(fs, src, bi), old;
+	struct fmap_ent *e;
+	struct chunk *c;
+	int err;
+
+	if (slot == 0)
+		return map_lookup(fs, dst, bo) ? map_unmap(fs, dst, bo, bo) : 0;
+	e = chunk_for_write(fs, dst, bo / fs->st.chunk_blocks, &err);
+	if (!e)
+		return err;
+	c = e->c;
+	err = chunk_reserve(c, i + 1);
+	if (err)
+		return err;
+	old = i < c->n ? c->slot[i] : 0;
+	if (old == slot)
+		return 0;
+	store_ref(&fs->st, slot);
+	if (old)
+		store_unref(&fs->st, old);
+	else
+		dst->nblocks++;
+	c->slot[i] = slot;
+	if (i >= c->n)
+		c->n = i + 1;
+	chunk_mark_dirty(fs, c);
+	return 0;
+}
+
+int map_share_chunk(struct fs *fs, struct inode *dst, uint64_t co,
+		    struct inode *src, uint64_t ci)
+{
+	struct fmap_ent *se = fmap_get(src, ci), *de = fmap_get(dst, co);
+	struct chunk *c = se ? se->c : NULL;
+	int rc = 0;
+
+	if (de && de->c == c)
+		return 0;
+	if (c)
+		c->users++; /* keeps it alive if unmapping below drops it */
+	if (de)
+		rc = unmap_chunk(fs, dst, (size_t)(de - dst->map));
+	if (!rc && c) {
+		rc = meta_fmap_set(fs->st.meta, dst->ino, co, c->id);
+		if (!rc)
+			rc = fmap_insert(dst, co, c);
+		if (!rc) {
+			c->refs++;
+			chunk_mark_dirty(fs, c);
+			dst->nblocks += chunk_count(c);
+		}
+	}
+	if (c)
+		chunk_unuse(fs, c);
+	return rc;
+}
+
+void map_stat(struct fs *fs, struct inode *in, uint64_t *allocated,
+	      uint64_t *shared)
+{
+	*allocated = *shared = 0;
+	for (size_t k = 0; k < in->nmap; k++) {
+		const struct chunk *c = in->map[k].c;
+
+		for (uint32_t i = 0; i < c->n; i++) {
+			if (!c->slot[i])
+				continue;
+			(*allocated)++;
+			if (c->refs > 1 ||
+			    store_slot_count(&fs->st, c->slot[i]) > 1)
+				(*shared)++;
+		}
+	}
+	*allocated <<= fs->bshift;
+	*shared <<= fs->bshift;
+}
+
 int map_flush(struct fs *fs)
 {
 	for (struct chunk *c = fs->dirty_chunks; c; c = c->dnext) {

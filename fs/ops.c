@@ -29,6 +29,7 @@
 #include <endian.h>
 #include <fuse_lowlevel.h>
 
+#include "fs/cowfs_ioctl.h"
 #include "fs/fs.h"
 #include "fs/ops.h"
 #include "fs/util.h"
@@ -1660,6 +1661,177 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	fuse_reply_err(req, -rc);
 }
 
+/* Unaligned clones copy at most this much per request (cp asks again). */
+#define CLONE_COPY_MAX (16ull << 20)
+
+/*
+ * Copies @n bytes from @src at @si to @dst at @so inside the pack, both
+ * ranges within one block: the unaligned edges of a clone. A hole in the
+ * source becomes zeros in the destination.
+ */
+static int clone_bytes(struct fs *fs, struct inode *src, uint64_t si,
+		       struct inode *dst, uint64_t so, uint32_t n)
+{
+	uint64_t from = map_lookup(fs, src, si >> fs->bshift);
+	uint32_t bi = (uint32_t)(si & (fs->bs - 1));
+	uint32_t bo = (uint32_t)(so & (fs->bs - 1));
+	int64_t to;
+
+	if (from == 0)
+		return map_zero_partial(fs, dst, so >> fs->bshift, bo, n);
+	to = map_prepare_write(fs, dst, so >> fs->bshift, bo, n);
+	if (to < 0)
+		return (int)to;
+	/* Read the source slot as it was: a copy-on-write above left it. */
+	return store_copy_at(&fs->st, store_slot_offset(&fs->st, from) + bi,
+			     store_slot_offset(&fs->st, (uint64_t)to) + bo, n);
+}
+
+/*
+ * The clone: whole chunks of the source are shared by reference, whole
+ * blocks by slot, and only unaligned edges are copied (in the kernel).
+ * Returns the bytes done (maybe fewer than @len) or -errno if none.
+ */
+static int64_t clone_range(struct fs *fs, struct inode *src, uint64_t off_in,
+			   struct inode *dst, uint64_t off_out, uint64_t len)
+{
+	uint64_t cbytes = (uint64_t)fs->bs * fs->st.chunk_blocks;
+	uint64_t done = 0, copied = 0, dst_size = dst->attr.size;
+	int rc = 0;
+
+	while (done < len && !rc) {
+		uint64_t si = off_in + done, so = off_out + done;
+		uint64_t rest = len - done, n;
+		uint32_t bi = (uint32_t)(si & (fs->bs - 1));
+		uint32_t bo = (uint32_t)(so & (fs->bs - 1));
+		/*
+		 * The source's last block, into the destination's end: the
+		 * bytes past EOF are zeros on both sides (invariant 6), so
+		 * the whole block can be shared.
+		 */
+		bool tail = rest < fs->bs && si + rest == src->attr.size &&
+			    so + rest >= dst_size;
+
+		if (bi == 0 && bo == 0 && si % cbytes == 0 &&
+		    so % cbytes == 0 && rest >= cbytes) {
+			n = cbytes;
+			rc = map_share_chunk(fs, dst, so / cbytes, src,
+					     si / cbytes);
+		} else if (bi == 0 && bo == 0 && (rest >= fs->bs || tail)) {
+			n = MIN(rest, fs->bs);
+			rc = map_share_block(fs, dst, so >> fs->bshift, src,
+					     si >> fs->bshift);
+		} else {
+			if (copied >= CLONE_COPY_MAX)
+				break;
+			n = MIN(rest, (uint64_t)MIN(fs->bs - bi, fs->bs - bo));
+			rc = clone_bytes(fs, src, si, dst, so, (uint32_t)n);
+			copied += n;
+		}
+		if (!rc)
+			done += n;
+	}
+	if (done > 0 && off_out + done > dst->attr.size)
+		dst->attr.size = off_out + done;
+	return done > 0 ? (int64_t)done : rc;
+}
+
+static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			       off_t off_out, struct fuse_file_info *fi_out,
+			       size_t len, int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *src, *dst, *first, *second;
+	int64_t res;
+	int rc;
+
+	if (flags) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if ((uint64_t)off_out + len > COWFS_MAX_FILE_SIZE ||
+	    (uint64_t)off_out + len < (uint64_t)off_out) {
+		fuse_reply_err(req, EFBIG);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	src = get(fs, ino_in, &rc);
+	dst = src ? get(fs, ino_out, &rc) : NULL;
+	pthread_mutex_unlock(&fs->lock);
+	if (!dst) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (!S_ISREG(src->attr.mode) || !S_ISREG(dst->attr.mode)) {
+		fuse_reply_err(req, S_ISDIR(src->attr.mode) ||
+					    S_ISDIR(dst->attr.mode) ? EISDIR
+								   : EINVAL);
+		return;
+	}
+	/* Lock order for two inodes: the lower number first. */
+	first = src->ino <= dst->ino ? src : dst;
+	second = first == src ? dst : src;
+	pthread_rwlock_wrlock(&first->iolock);
+	if (second != first)
+		pthread_rwlock_wrlock(&second->iolock);
+	pthread_rwlock_rdlock(&fs->commit_lock);
+	pthread_mutex_lock(&fs->lock);
+	rc = fs->commit_error;
+	if ((uint64_t)off_in >= src->attr.size)
+		len = 0;
+	else
+		len = (size_t)MIN((uint64_t)len, src->attr.size - (uint64_t)off_in);
+	res = rc ? rc : len ? clone_range(fs, src, (uint64_t)off_in, dst,
+					  (uint64_t)off_out, len) : 0;
+	if (res > 0 && fs->opt.writeback)
+		inode_mark_dirty(fs, dst); /* the kernel sends the times */
+	else if (res > 0)
+		touch(fs, dst, true, true);
+	pthread_mutex_unlock(&fs->lock);
+	pthread_rwlock_unlock(&fs->commit_lock);
+	if (second != first)
+		pthread_rwlock_unlock(&second->iolock);
+	pthread_rwlock_unlock(&first->iolock);
+	if (res < 0)
+		fuse_reply_err(req, (int)-res);
+	else
+		fuse_reply_write(req, (size_t)res);
+}
+
+static void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+		     void *arg, struct fuse_file_info *fi, unsigned flags,
+		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct fs *fs = fs_of(req);
+	struct cowfs_ioc_stat st = { 0 };
+	struct inode *in;
+	int rc;
+
+	if (cmd != COWFS_IOC_STAT) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (out_bufsz < sizeof(st)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	in = get(fs, ino, &rc);
+	if (in) {
+		st.size = S_ISREG(in->attr.mode) ? in->attr.size : 0;
+		if (S_ISREG(in->attr.mode))
+			map_stat(fs, in, &st.allocated, &st.shared);
+		st.block_size = fs->bs;
+		st.store_used = fs->st.used << fs->bshift;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (!in)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_ioctl(req, 0, &st, sizeof(st));
+}
+
 /* First block >= @b that is mapped (@want_data) or a hole; UINT64_MAX if none. */
 static uint64_t seek_block(struct fs *fs, struct inode *in, uint64_t b,
 			   bool want_data, uint64_t nblocks)
@@ -1781,4 +1953,6 @@ const struct fuse_lowlevel_ops cowfs_ops = {
 	.removexattr = fs_removexattr,
 	.fallocate = fs_fallocate,
 	.lseek = fs_lseek,
+	.copy_file_range = fs_copy_file_range,
+	.ioctl = fs_ioctl,
 };

@@ -658,8 +658,14 @@ void store_post_commit(struct store *st)
 int store_copy(struct store *st, uint64_t from, uint64_t to, uint32_t off,
 	       uint32_t len)
 {
-	loff_t in = (loff_t)(store_slot_offset(st, from) + off);
-	loff_t out = (loff_t)(store_slot_offset(st, to) + off);
+	return store_copy_at(st, store_slot_offset(st, from) + off,
+			     store_slot_offset(st, to) + off, len);
+}
+
+int store_copy_at(struct store *st, uint64_t from_pos, uint64_t to_pos,
+		  uint64_t len)
+{
+	loff_t in = (loff_t)from_pos, out = (loff_t)to_pos;
 
 	while (len > 0) {
 		ssize_t n = copy_file_range(st->packfd, &in, st->packfd, &out,
@@ -670,7 +676,7 @@ int store_copy(struct store *st, uint64_t from, uint64_t to, uint32_t off,
 			return -errno;
 		if (n == 0) /* past the end of the pack: the rest is zeros */
 			break;
-		len -= (uint32_t)n;
+		len -= (uint64_t)n;
 	}
 	st->pack_written = true;
 	return 0;

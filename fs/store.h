@@ -148,6 +148,9 @@ void store_post_commit(struct store *st);
 /* Data helpers (no lock needed; 0 or -errno). */
 int store_copy(struct store *st, uint64_t from, uint64_t to, uint32_t off,
 	       uint32_t len);
+/* Copies @len bytes between two pack positions, inside the kernel. */
+int store_copy_at(struct store *st, uint64_t from_pos, uint64_t to_pos,
+		  uint64_t len);
 int store_zero(struct store *st, uint64_t slot, uint32_t off, uint32_t len);
 
 #endif

@@ -1,0 +1,26 @@
+/*
+ * cowfs_ioctl.h - the ioctls cowctl sends through a cowfs mount.
+ *
+ * FUSE forwards an ioctl whose argument size is encoded in its number
+ * (_IOR/_IOW) to the daemon, on files and, with FUSE_CAP_IOCTL_DIR, on
+ * directories. The caller only needs the file open: the kernel's
+ * permission checks and the caller's identity come with it.
+ */
+#ifndef COWFS_IOCTL_H
+#define COWFS_IOCTL_H
+
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+struct cowfs_ioc_stat {
+	uint64_t size;		/* logical size (st_size) */
+	uint64_t allocated;	/* bytes in mapped blocks */
+	uint64_t shared;	/* of those, in blocks shared with anything */
+	uint64_t block_size;	/* the store's block size */
+	uint64_t store_used;	/* bytes of slots in use in the whole store */
+	uint64_t reserved[3];
+};
+
+#define COWFS_IOC_STAT _IOR('C', 1, struct cowfs_ioc_stat)
+
+#endif
