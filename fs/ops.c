@@ -307,11 +307,18 @@ static void fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* We keep nanosecond times. */
 	conn->time_gran = 1;
-	/* 1 MiB requests: the kernel's limit (fs.fuse.max_pages_limit). */
-	conn->max_write = 1 << 20;
+	/*
+	 * Requests as large as splice allows. libfuse splices a request into
+	 * a pipe only if the pipe holds max_write plus a 4 KiB header, and a
+	 * pipe can grow only to fs.pipe-max-size (1 MiB) without
+	 * CAP_SYS_RESOURCE: 1 MiB - 4 KiB. (With exactly 1 MiB every write
+	 * silently went through read() and a memory copy.)
+	 */
+	conn->max_write = (1 << 20) - 4096;
 	conn->max_readahead = 1 << 20;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
+	log_debug("init: capable %#x, want %#x", conn->capable, conn->want);
 }
 
 static void fs_destroy_conn(void *userdata)
