@@ -510,6 +510,7 @@ static int cmd_snapshot(int argc, char **argv)
 struct usage {
 	uint64_t files, size, allocated, shared;
 	uint64_t store_used, block_size;
+	struct cowfs_ioc_stat mount;	/* the mount's data path counters */
 	void *seen; /* inodes with several links already counted */
 };
 
@@ -638,6 +639,7 @@ static int cmd_stat(int argc, char **argv)
 		}
 		u.store_used = st.store_used;
 		u.block_size = st.block_size;
+		u.mount = st;
 		if (S_ISDIR(sb.st_mode))
 			rc = usage_tree(&u, argv[i], sb.st_dev);
 		else
@@ -652,6 +654,12 @@ static int cmd_stat(int argc, char **argv)
 		print_size("shared", u.shared, bytes);
 		print_size("exclusive", u.allocated - u.shared, bytes);
 		print_size("store used", u.store_used, bytes);
+		printf("  data path since mount: read %llu spliced, %llu copied;"
+		       " written %llu spliced, %llu copied\n",
+		       (unsigned long long)u.mount.read_spliced,
+		       (unsigned long long)u.mount.read_copied,
+		       (unsigned long long)u.mount.write_spliced,
+		       (unsigned long long)u.mount.write_copied);
 	}
 	return status;
 }

@@ -18,7 +18,14 @@ struct cowfs_ioc_stat {
 	uint64_t shared;	/* of those, in blocks shared with anything */
 	uint64_t block_size;	/* the store's block size */
 	uint64_t store_used;	/* bytes of slots in use in the whole store */
-	uint64_t reserved[3];
+	/*
+	 * The data path since mount: payload bytes that moved by splice
+	 * (never entering the daemon's memory) and bytes that were copied
+	 * through it, for reads (replies) and writes.
+	 */
+	uint64_t read_spliced, read_copied;
+	uint64_t write_spliced, write_copied;
+	uint64_t reserved[4];
 };
 
 #define COWFS_IOC_STAT _IOR('C', 1, struct cowfs_ioc_stat)

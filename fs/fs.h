@@ -97,6 +97,8 @@ struct fs {
 	int commit_error;	/* fs->lock: last commit's error, sticky */
 
 	char *zero_page;	/* block_size zeros, for holes on read */
+	/* Data path counters (atomic; see struct cowfs_ioc_stat). */
+	uint64_t read_spliced, read_copied, write_spliced, write_copied;
 	struct fuse_session *se; /* for notifications to the kernel */
 };
 

@@ -1066,6 +1066,25 @@ static void bufvec_add(struct fs *fs, struct fuse_bufvec *bv, uint64_t pos,
 	}
 }
 
+/*
+ * Counts a read reply's bytes as libfuse will move them: fd buffers by
+ * splice when splice is on and the reply fits the pipe (1 MiB), memory
+ * buffers (holes: the zero page) by copy.
+ */
+static void count_read(struct fs *fs, const struct fuse_bufvec *bv,
+		       uint64_t len)
+{
+	bool splice = !fs->opt.nosplice && len + 4096 <= (1 << 20);
+
+	for (size_t i = 0; i < bv->count; i++) {
+		bool fd = bv->buf[i].flags & FUSE_BUF_IS_FD;
+
+		__atomic_add_fetch(splice && fd ? &fs->read_spliced
+						: &fs->read_copied,
+				   bv->buf[i].size, __ATOMIC_RELAXED);
+	}
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -1109,6 +1128,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	read_touch(fs, in);
 	pthread_mutex_unlock(&fs->lock);
+	count_read(fs, bv, end - (uint64_t)off);
 	rc = fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
 	if (rc)
 		log_debug("read reply failed: %s", strerror(-rc));
@@ -1171,6 +1191,12 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 				    fs->opt.nosplice ? FUSE_BUF_NO_SPLICE
 						     : FUSE_BUF_SPLICE_NONBLOCK);
 	}
+	if (res > 0)
+		__atomic_add_fetch(!fs->opt.nosplice &&
+					   (in_buf->buf[0].flags & FUSE_BUF_IS_FD)
+				   ? &fs->write_spliced
+				   : &fs->write_copied,
+				   (uint64_t)res, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&fs->lock);
 	if (res > 0) {
 		fs->st.pack_written = true;
@@ -1831,6 +1857,14 @@ static void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			map_stat(fs, in, &st.allocated, &st.shared);
 		st.block_size = fs->bs;
 		st.store_used = fs->st.used << fs->bshift;
+		st.read_spliced = __atomic_load_n(&fs->read_spliced,
+						  __ATOMIC_RELAXED);
+		st.read_copied = __atomic_load_n(&fs->read_copied,
+						 __ATOMIC_RELAXED);
+		st.write_spliced = __atomic_load_n(&fs->write_spliced,
+						   __ATOMIC_RELAXED);
+		st.write_copied = __atomic_load_n(&fs->write_copied,
+						  __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (!in)
