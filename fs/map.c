@@ -343,17 +343,9 @@ static int chunk_unshare(struct fs *fs, struct inode *in, struct fmap_ent *e)
 	c = chunk_new(fs, old->slot, old->n, &err);
 	if (!c)
 		return err;
-	for (uint32_t i = 0; i < c->n; i++) {
-		if (!c->slot[i])
-			continue;
-		store_ref(&fs->st, c->slot[i]);
-		/*
-		 * Invariant 4: the committed state shares these slots through
-		 * the old chunk, whatever their count does until the commit.
-		 */
-		if (old->crefs > 1)
-			store_mark_shared(&fs->st, c->slot[i]);
-	}
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->slot[i])
+			store_ref(&fs->st, c->slot[i]);
 	err = meta_fmap_set(fs->st.meta, in->ino, e->cidx, c->id);
 	if (err)
 		return err;

@@ -1725,7 +1725,18 @@ static int64_t clone_range(struct fs *fs, struct inode *src, uint64_t off_in,
 {
 	uint64_t cbytes = (uint64_t)fs->bs * fs->st.chunk_blocks;
 	uint64_t done = 0, copied = 0, dst_size = dst->attr.size;
+	uint64_t mask = fs->bs - 1, end = off_in + len;
 	int rc = 0;
+
+	/*
+	 * The kernel cuts a large copy at 4 GiB - 4 KiB, inside a block. When
+	 * both sides have the same alignment, stop at the last whole block
+	 * instead: the caller asks again from there and that block is shared,
+	 * not copied.
+	 */
+	if (((off_in ^ off_out) & mask) == 0 && (end & mask) &&
+	    end < src->attr.size && (end & ~mask) > ((off_in + mask) & ~mask))
+		len = (end & ~mask) - off_in;
 
 	while (done < len && !rc) {
 		uint64_t si = off_in + done, so = off_out + done;

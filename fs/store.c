@@ -547,7 +547,12 @@ int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
 void store_ref(struct store *st, uint64_t slot)
 {
 	mark_dirty(st, slot);
-	st->refs[slot]++;
+	/*
+	 * Invariant 4: once shared, the slot is not written in place again
+	 * before the next commit, even if its count falls back to 1: the
+	 * committed state may name it from the file that keeps it.
+	 */
+	st->refs[slot] = (st->refs[slot] + 1) | SLOT_CSHARED;
 }
 
 void store_unref(struct store *st, uint64_t slot)

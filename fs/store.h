@@ -9,8 +9,8 @@
  *
  * Invariants kept here (numbers as in doc/DESIGN.md section 2):
  *  (3) a slot is free exactly when its count is 0 and it is not pending;
- *  (4) store_slot_private() is true only for a slot whose count is 1 now and
- *      was at most 1 at the last commit;
+ *  (4) store_slot_private() is true only for a slot whose count is 1 now,
+ *      was at most 1 at the last commit and gained no reference since;
  *  (5) a slot whose count falls to 0 is pending until store_post_commit():
  *      store_alloc() never returns it before then.
  *
@@ -37,7 +37,7 @@
 /* Bits of store->refs[] above the count. */
 #define SLOT_COUNT_MASK 0x1fffffffu
 #define SLOT_PENDING (1u << 29)	/* freed in the open transaction */
-#define SLOT_CSHARED (1u << 30)	/* count was > 1 at the last commit */
+#define SLOT_CSHARED (1u << 30)	/* shared at the last commit or since */
 #define SLOT_DIRTY (1u << 31)	/* count changed in the open transaction */
 
 struct store {
@@ -115,20 +115,11 @@ static inline bool store_slot_private(const struct store *st, uint64_t slot)
 int store_alloc(struct store *st, uint64_t hint, uint64_t *slot,
 		bool *zeroed);
 
-/* Adds one reference to an allocated slot. */
+/* Adds one reference to an allocated slot (and marks it shared, inv. 4). */
 void store_ref(struct store *st, uint64_t slot);
 
 /* Drops one reference; at zero the slot becomes pending (invariant 5). */
 void store_unref(struct store *st, uint64_t slot);
-
-/*
- * Records that the committed state shares @slot (through a shared chunk),
- * so that it is not written in place before the next commit (inv. 4).
- */
-static inline void store_mark_shared(struct store *st, uint64_t slot)
-{
-	st->refs[slot] |= SLOT_CSHARED;
-}
 
 /*
  * Writes the counts of the dirty slots into the open transaction. Called

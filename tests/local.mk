@@ -21,6 +21,10 @@ tests_unit_test_store_LDADD = libcowfs.a $(SQLITE_LIBS)
 
 # --- Helpers the numbered tests call for what no shell tool does. ---
 COWFS_TEST_HELPERS = \
+	tests/helpers/cowfs_checkstore \
+	tests/helpers/cowfs_clonerace \
+	tests/helpers/cowfs_copyrange \
+	tests/helpers/cowfs_crashload \
 	tests/helpers/cowfs_fsx \
 	tests/helpers/cowfs_gen \
 	tests/helpers/cowfs_mknod \
@@ -36,6 +40,15 @@ COWFS_TEST_HELPERS = \
 check_PROGRAMS = $(COWFS_TEST_HELPERS) $(UNIT_TESTS)
 
 COWFS_TEST_COMMON = tests/common/helpers.c tests/common/helpers.h
+tests_helpers_cowfs_checkstore_SOURCES = tests/helpers/cowfs_checkstore.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_checkstore_LDADD = $(SQLITE_LIBS)
+tests_helpers_cowfs_clonerace_SOURCES = tests/helpers/cowfs_clonerace.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_copyrange_SOURCES = tests/helpers/cowfs_copyrange.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_crashload_SOURCES = tests/helpers/cowfs_crashload.c \
+	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_fsx_SOURCES = tests/helpers/cowfs_fsx.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_gen_SOURCES = tests/helpers/cowfs_gen.c \
@@ -68,7 +81,14 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/017 tests/cowfs/018 tests/cowfs/019 tests/cowfs/020 \
 	tests/cowfs/021 tests/cowfs/022 tests/cowfs/023 tests/cowfs/024 \
 	tests/cowfs/025 tests/cowfs/026 tests/cowfs/027 tests/cowfs/028 \
-	tests/cowfs/029 tests/cowfs/030
+	tests/cowfs/029 tests/cowfs/030 \
+	tests/cowfs/031 tests/cowfs/032 tests/cowfs/033 tests/cowfs/034 \
+	tests/cowfs/035 tests/cowfs/036 tests/cowfs/037 tests/cowfs/038 \
+	tests/cowfs/039 tests/cowfs/040 tests/cowfs/041 tests/cowfs/042 \
+	tests/cowfs/043 tests/cowfs/044 tests/cowfs/045 \
+	tests/cowfs/050 \
+	tests/cowfs/060 tests/cowfs/061 tests/cowfs/062 tests/cowfs/063 \
+	tests/cowfs/064 tests/cowfs/065
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its

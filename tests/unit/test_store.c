@@ -1404,6 +1404,339 @@ static void test_checker_finds_violations(void)
 	is_int(v.fmap, 1, "checker: finds an fmap row without inode");
 }
 
+/* --- maps: clones by map_share_block and map_share_chunk --- */
+
+/* map_stat of @in, in blocks. */
+static void stat_blocks(struct fs *fs, struct inode *in, uint64_t *allocated,
+			uint64_t *shared)
+{
+	map_stat(fs, in, allocated, shared);
+	*allocated /= BS;
+	*shared /= BS;
+}
+
+static void test_share_block_refs(void)
+{
+	struct fs fs;
+	struct inode *a, *b;
+	uint64_t s[3], t, u, used, alloc_b, shared_b, alloc_a, shared_a;
+	const char *name = "share_block";
+
+	fs_open(&fs, name, true);
+	a = new_file(&fs);
+	for (int i = 0; i < 3; i++)
+		s[i] = write_block(&fs, a, (uint64_t)i, 'a' + i);
+	commit_check(&fs, name, "before sharing");
+	used = fs.st.used;
+	b = new_file(&fs);
+	is_int(map_share_block(&fs, b, 0, a, 1), 0,
+	       "map_share_block: block 1 of a as block 0 of b");
+	is_int(map_share_block(&fs, b, 5, a, 2), 0,
+	       "map_share_block: block 2 of a as block 5 of b (another chunk)");
+	is_int(map_lookup(&fs, b, 0), s[1], "b's block 0 names a's slot");
+	is_int(map_lookup(&fs, b, 5), s[2], "b's block 5 names a's slot");
+	ok(store_slot_count(&fs.st, s[1]) == 2 &&
+		   store_slot_count(&fs.st, s[2]) == 2,
+	   "invariant 2: each shared slot has count 2 (two chunk entries)");
+	is_int(store_slot_count(&fs.st, s[0]), 1, "the unshared slot keeps 1");
+	is_int(fs.st.used, used, "sharing allocates no slot");
+	is_int(b->nblocks, 2, "b maps 2 blocks");
+	is_int(b->nmap, 2, "b has two chunks");
+	ok(b->map[0].c != a->map[0].c, "b's chunks are its own");
+	is_int(map_share_block(&fs, b, 0, a, 1), 0, "sharing the same again");
+	is_int(store_slot_count(&fs.st, s[1]), 2, "changes no count");
+	stat_blocks(&fs, b, &alloc_b, &shared_b);
+	stat_blocks(&fs, a, &alloc_a, &shared_a);
+	ok(alloc_b == 2 && shared_b == 2,
+	   "map_stat of b: 2 allocated, 2 shared (%llu, %llu)",
+	   (unsigned long long)alloc_b, (unsigned long long)shared_b);
+	ok(alloc_a == 3 && shared_a == 2,
+	   "map_stat of a: 3 allocated, 2 shared (%llu, %llu)",
+	   (unsigned long long)alloc_a, (unsigned long long)shared_a);
+	commit_check(&fs, name, "shared blocks");
+
+	t = write_block(&fs, b, 0, 'x');
+	ok(t != s[1], "a write to b's shared block 0 gets a new slot");
+	is_int(store_slot_count(&fs.st, s[1]), 1, "the old slot is a's alone");
+	ok(slot_is(&fs.st, s[1], 0, BS, 'b'), "a's block 1 is unchanged");
+	u = write_block(&fs, a, 2, 'y');
+	ok(u != s[2], "a write to a's shared block 2 gets a new slot");
+	is_int(map_lookup(&fs, b, 5), s[2], "b's block 5 keeps the old slot");
+	ok(slot_is(&fs.st, s[2], 0, BS, 'c'), "which holds the old data");
+	is_int(fs.st.used, used + 2, "two slots more in all");
+	commit_check(&fs, name, "after CoW on both sides");
+	fs_close(&fs, name);
+}
+
+static void test_share_block_hole(void)
+{
+	struct fs fs;
+	struct inode *a, *b, *c;
+	uint64_t sa, sb[3], used;
+	const char *name = "share_hole";
+
+	fs_open(&fs, name, true);
+	a = new_file(&fs);
+	b = new_file(&fs);
+	sa = write_block(&fs, a, 0, 'a');
+	for (int i = 0; i < 3; i++)
+		sb[i] = write_block(&fs, b, (uint64_t)i, 'p' + i);
+	commit_check(&fs, name, "before");
+	used = fs.st.used;
+	is_int(map_share_block(&fs, b, 1, a, 1), 0,
+	       "map_share_block of a hole onto a mapped block");
+	is_int(map_lookup(&fs, b, 1), 0, "the block is a hole now");
+	is_int(store_slot_count(&fs.st, sb[1]), 0, "its slot lost its reference");
+	is_int(fs.st.used, used - 1, "one slot less in use");
+	is_int(b->nblocks, 2, "b maps 2 blocks");
+	is_int(map_share_block(&fs, b, 3, a, 3), 0,
+	       "map_share_block of a hole onto a hole");
+	is_int(map_share_block(&fs, b, 9, a, 2), 0,
+	       "map_share_block of a hole where b has no chunk");
+	is_int(b->nmap, 1, "no chunk was made for it");
+	ok(map_lookup(&fs, b, 0) == sb[0] && map_lookup(&fs, b, 2) == sb[2],
+	   "b's other blocks are kept");
+	commit_check(&fs, name, "holes shared");
+
+	/* A hole onto a block of a clone that shares the chunk. */
+	c = new_file(&fs);
+	clone_file(&fs, a, c);
+	commit_check(&fs, name, "clone");
+	is_int(map_share_block(&fs, c, 0, a, 2), 0,
+	       "map_share_block of a hole onto a block of a shared chunk");
+	is_int(map_lookup(&fs, c, 0), 0, "the clone's block is a hole");
+	is_int(map_lookup(&fs, a, 0), sa, "the original keeps its block");
+	is_int(store_slot_count(&fs.st, sa), 1, "whose slot has count 1");
+	is_int(a->map[0].c->refs, 1, "the original's chunk is its own again");
+	ok(slot_is(&fs.st, sa, 0, BS, 'a'), "and its data");
+	commit_check(&fs, name, "hole onto a shared chunk");
+	fs_close(&fs, name);
+}
+
+static void test_share_block_same_inode(void)
+{
+	struct fs fs;
+	struct inode *a;
+	uint64_t s[2], t, used;
+	const char *name = "share_same";
+
+	fs_open(&fs, name, true);
+	a = new_file(&fs);
+	s[0] = write_block(&fs, a, 0, 'a');
+	s[1] = write_block(&fs, a, 1, 'b');
+	commit_check(&fs, name, "before");
+	used = fs.st.used;
+	is_int(map_share_block(&fs, a, 2, a, 0), 0,
+	       "block 0 shared as block 2 of the same file");
+	is_int(map_share_block(&fs, a, 9, a, 1), 0,
+	       "block 1 shared as block 9 (another chunk)");
+	is_int(map_share_block(&fs, a, 1, a, 1), 0,
+	       "a block shared onto itself");
+	ok(map_lookup(&fs, a, 2) == s[0] && map_lookup(&fs, a, 9) == s[1],
+	   "both name the same slots");
+	ok(store_slot_count(&fs.st, s[0]) == 2 &&
+		   store_slot_count(&fs.st, s[1]) == 2,
+	   "invariant 2 within one file: count 2 each");
+	is_int(a->nblocks, 4, "the file maps 4 blocks");
+	is_int(fs.st.used, used, "no slot allocated");
+	commit_check(&fs, name, "shared within a file");
+	t = write_block(&fs, a, 0, 'z');
+	ok(t != s[0], "a write to block 0 gets a new slot");
+	is_int(map_lookup(&fs, a, 2), s[0], "block 2 keeps the old one");
+	ok(slot_is(&fs.st, s[0], 0, BS, 'a'), "with the old data");
+	commit_check(&fs, name, "after CoW");
+	fs_close(&fs, name);
+}
+
+static void test_share_chunk_refs(void)
+{
+	struct fs fs;
+	struct inode *a, *b;
+	uint64_t s[6], t, used, alloc_b, shared_b;
+	struct chunk *c0, *c1;
+	const char *name = "share_chunk";
+	bool all = true;
+
+	fs_open(&fs, name, true);
+	a = new_file(&fs);
+	for (int i = 0; i < 6; i++)
+		s[i] = write_block(&fs, a, (uint64_t)i, 'a' + i);
+	commit_check(&fs, name, "before sharing");
+	c0 = a->map[0].c;
+	c1 = a->map[1].c;
+	used = fs.st.used;
+	b = new_file(&fs);
+	is_int(map_share_chunk(&fs, b, 0, a, 0), 0,
+	       "map_share_chunk: chunk 0 of a as chunk 0 of b");
+	is_int(map_share_chunk(&fs, b, 3, a, 1), 0,
+	       "map_share_chunk: chunk 1 of a as chunk 3 of b");
+	ok(b->nmap == 2 && b->map[0].c == c0 && b->map[1].c == c1,
+	   "b names a's cached chunks");
+	ok(c0->refs == 2 && c1->refs == 2,
+	   "invariant 1: each shared chunk has refs 2");
+	for (int i = 0; i < 6; i++)
+		all &= store_slot_count(&fs.st, s[i]) == 1;
+	ok(all, "invariant 2: slot counts do not change (one entry each)");
+	is_int(fs.st.used, used, "sharing allocates no slot");
+	is_int(b->nblocks, 6, "b maps 6 blocks");
+	is_int(map_lookup(&fs, b, 13), s[5], "b's block 13 is a's block 5");
+	is_int(map_share_chunk(&fs, b, 0, a, 0), 0, "sharing the same again");
+	is_int(c0->refs, 2, "changes no count");
+	stat_blocks(&fs, b, &alloc_b, &shared_b);
+	ok(alloc_b == 6 && shared_b == 6,
+	   "map_stat of b: 6 allocated, 6 shared (%llu, %llu)",
+	   (unsigned long long)alloc_b, (unsigned long long)shared_b);
+	commit_check(&fs, name, "shared chunks");
+
+	t = write_block(&fs, b, 1, 'x');
+	ok(t != s[1], "a write to b's block 1 gets a new slot");
+	ok(b->map[0].c != c0, "b got a private copy of chunk 0");
+	is_int(c0->refs, 1, "a's chunk 0 lost a reference");
+	ok(store_slot_count(&fs.st, s[0]) == 2 &&
+		   store_slot_count(&fs.st, s[3]) == 2,
+	   "the slots of both copies of the chunk have count 2");
+	is_int(store_slot_count(&fs.st, s[1]), 1, "the replaced one has 1");
+	ok(slot_is(&fs.st, s[1], 0, BS, 'b'), "a's block 1 is unchanged");
+	write_block(&fs, a, 5, 'y');
+	ok(a->map[1].c != c1, "a write to a's chunk 1 unshares it in a");
+	is_int(map_lookup(&fs, b, 13), s[5], "b keeps the old block");
+	ok(slot_is(&fs.st, s[5], 0, BS, 'f'), "with the old data");
+	is_int(fs.st.used, used + 2, "two slots more in all");
+	commit_check(&fs, name, "after CoW on both sides");
+	fs_close(&fs, name);
+}
+
+static void test_share_chunk_replaces(void)
+{
+	struct fs fs;
+	struct inode *a, *b, *d, *e;
+	uint64_t sb[3], sd, used;
+	struct chunk *ca, *cd;
+	const char *name = "share_chunk2";
+	bool gone = true;
+
+	fs_open(&fs, name, true);
+	a = new_file(&fs);
+	b = new_file(&fs);
+	d = new_file(&fs);
+	for (uint64_t i = 0; i < 4; i++)
+		write_block(&fs, a, i, 'a');
+	for (int i = 0; i < 3; i++)
+		sb[i] = write_block(&fs, b, (uint64_t)i, 'b');
+	sd = write_block(&fs, d, 1, 'd');
+	commit_check(&fs, name, "before");
+	ca = a->map[0].c;
+	used = fs.st.used;
+
+	is_int(map_share_chunk(&fs, b, 0, a, 0), 0,
+	       "map_share_chunk onto a chunk b has");
+	ok(b->nmap == 1 && b->map[0].c == ca, "b names a's chunk");
+	for (int i = 0; i < 3; i++)
+		gone &= store_slot_count(&fs.st, sb[i]) == 0;
+	ok(gone, "b's old chunk was dropped: its slots lost their references");
+	is_int(fs.st.used, used - 3, "three slots less in use");
+	is_int(b->nblocks, 4, "b maps 4 blocks");
+	commit_check(&fs, name, "chunk replaced");
+
+	/* Onto a chunk that is itself shared with a clone. */
+	e = new_file(&fs);
+	clone_file(&fs, d, e);
+	cd = d->map[0].c;
+	is_int(cd->refs, 2, "d's chunk is shared with its clone e");
+	is_int(map_share_chunk(&fs, e, 0, a, 0), 0,
+	       "map_share_chunk onto e's shared chunk");
+	is_int(cd->refs, 1, "d's chunk is d's alone again");
+	is_int(store_slot_count(&fs.st, sd), 1, "its slot keeps its count");
+	is_int(map_lookup(&fs, d, 1), sd, "d is unchanged");
+	is_int(ca->refs, 3, "a's chunk is named by a, b and e");
+	commit_check(&fs, name, "shared chunk replaced");
+
+	/* A missing chunk of the source onto a chunk of the target. */
+	is_int(map_share_chunk(&fs, b, 0, a, 5), 0,
+	       "map_share_chunk of a hole chunk");
+	ok(b->nmap == 0 && b->nblocks == 0, "b maps nothing now");
+	is_int(ca->refs, 2, "a's chunk lost b's reference");
+	is_int(map_share_chunk(&fs, b, 2, a, 5), 0,
+	       "map_share_chunk of a hole chunk onto a hole chunk");
+	is_int(b->nmap, 0, "makes no chunk");
+	commit_check(&fs, name, "hole chunks");
+	fs_close(&fs, name);
+}
+
+static void test_share_chunk_same_inode(void)
+{
+	struct fs fs;
+	struct inode *a;
+	uint64_t s[4], t, alloc, shared;
+	const char *name = "share_chunk_same";
+
+	fs_open(&fs, name, true);
+	a = new_file(&fs);
+	for (int i = 0; i < 4; i++)
+		s[i] = write_block(&fs, a, (uint64_t)i, 'a' + i);
+	commit_check(&fs, name, "before");
+	is_int(map_share_chunk(&fs, a, 2, a, 0), 0,
+	       "chunk 0 shared as chunk 2 of the same file");
+	is_int(map_share_chunk(&fs, a, 0, a, 0), 0, "a chunk onto itself");
+	ok(a->nmap == 2 && a->map[0].c == a->map[1].c,
+	   "both entries name one chunk");
+	is_int(a->map[0].c->refs, 2, "invariant 1 within one file: refs 2");
+	is_int(a->nblocks, 8, "the file maps 8 blocks");
+	stat_blocks(&fs, a, &alloc, &shared);
+	ok(alloc == 8 && shared == 8, "map_stat: 8 allocated, 8 shared");
+	commit_check(&fs, name, "shared within a file");
+	t = write_block(&fs, a, 9, 'z');
+	ok(a->map[0].c != a->map[1].c, "a write into chunk 2 unshares it");
+	ok(t != s[1], "and gets a new slot");
+	is_int(map_lookup(&fs, a, 1), s[1], "chunk 0 keeps the old slot");
+	ok(slot_is(&fs.st, s[1], 0, BS, 'b'), "with the old data");
+	commit_check(&fs, name, "after CoW");
+	fs_close(&fs, name);
+}
+
+/*
+ * Invariant 4 after a clone in the open transaction: the committed state
+ * names slot x in the original only. After the clone and the original's
+ * copy-on-write, only the clone names x in memory, with count 1 and a
+ * chunk whose committed refs were 1: yet x must not be written in place,
+ * or a crash before the commit leaves the clone's bytes in the original.
+ */
+static void test_share_committed_not_in_place(void)
+{
+	struct fs fs;
+	struct inode *a, *b;
+	uint64_t x;
+	int64_t z;
+	const char *name = "share_inv4";
+
+	fs_open(&fs, name, true);
+	a = new_file(&fs);
+	x = write_block(&fs, a, 0, 'a');
+	commit_check(&fs, name, "committed original");
+	b = new_file(&fs);
+	map_share_block(&fs, b, 0, a, 0);
+	write_block(&fs, a, 0, 'b');
+	is_int(store_slot_count(&fs.st, x), 1, "x is the clone's alone now");
+	z = map_prepare_write(&fs, b, 0, 0, 10);
+	ok(z > 0 && (uint64_t)z != x,
+	   "invariant 4 after map_share_block: the clone's write does not go"
+	   " in place into the original's committed slot (got %lld, x %llu)",
+	   (long long)z, (unsigned long long)x);
+	commit_check(&fs, name, "block clone");
+
+	x = write_block(&fs, a, 1, 'c');
+	commit_check(&fs, name, "committed second block");
+	map_share_chunk(&fs, b, 0, a, 0);
+	write_block(&fs, a, 1, 'd');
+	z = map_prepare_write(&fs, b, 1, 0, 10);
+	ok(z > 0 && (uint64_t)z != x,
+	   "invariant 4 after map_share_chunk: the clone's write does not go"
+	   " in place into the original's committed slot (got %lld, x %llu)",
+	   (long long)z, (unsigned long long)x);
+	commit_check(&fs, name, "chunk clone");
+	fs_close(&fs, name);
+}
+
 int main(void)
 {
 	scratch_init("test_store");
@@ -1433,6 +1766,13 @@ int main(void)
 	test_map_zero_partial();
 	test_map_reused_slot_zeroed();
 	test_map_chunk_id_reuse();
+	test_share_block_refs();
+	test_share_block_hole();
+	test_share_block_same_inode();
+	test_share_chunk_refs();
+	test_share_chunk_replaces();
+	test_share_chunk_same_inode();
+	test_share_committed_not_in_place();
 	scratch_cleanup();
 	return done_testing();
 }
