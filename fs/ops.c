@@ -328,6 +328,18 @@ static void fs_destroy_conn(void *userdata)
 	fs_commit(fs);
 }
 
+/*
+ * An entry that names a missing inode is damage (fsck.cowfs repairs it);
+ * the daemon drops the entry so that the name can be used again.
+ */
+static void repair_dangling(struct fs *fs, uint64_t parent, const char *name,
+			    uint64_t ino)
+{
+	log_msg("entry \"%s\" in directory %llu names missing inode %llu: removing the entry",
+		name, (unsigned long long)parent, (unsigned long long)ino);
+	meta_dentry_delete(fs->st.meta, parent, name);
+}
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
@@ -344,8 +356,18 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	dir = get_dir(fs, parent, &rc);
 	if (dir)
 		rc = meta_dentry_lookup(fs->st.meta, parent, name, &ino);
-	if (dir && !rc)
+	if (dir && !rc) {
 		in = get(fs, ino, &rc);
+		if (!in && rc == -ENOENT)
+			repair_dangling(fs, parent, name, ino);
+	}
+	if (in && in->attr.nlink == 0) {
+		/* A name with nlink 0 is damage, not an orphan: keep the data. */
+		log_msg("inode %llu has a name but nlink 0: counting 1 (run fsck.cowfs)",
+			(unsigned long long)ino);
+		in->attr.nlink = S_ISDIR(in->attr.mode) ? 2 : 1;
+		inode_mark_dirty(fs, in);
+	}
 	if (in) {
 		in->nlookup++;
 		fill_entry(fs, in, &e);
@@ -710,6 +732,8 @@ static int remove_name(struct fs *fs, uint64_t parent, const char *name,
 	if (rc)
 		return rc;
 	in = inode_get(fs, ino, &rc);
+	if (!in && rc == -ENOENT)
+		repair_dangling(fs, parent, name, ino);
 	if (!in)
 		return rc;
 	if (want_dir && !S_ISDIR(in->attr.mode))
@@ -1122,6 +1146,14 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size_t len = MIN(fs->bs - boff, end - pos);
 		uint64_t slot = map_lookup(fs, in, b);
 
+		if (store_slot_lost(&fs->st, slot)) {
+			log_msg("inode %llu block %llu: slot %llu is past the end of the pack",
+				(unsigned long long)ino, (unsigned long long)b,
+				(unsigned long long)slot);
+			pthread_mutex_unlock(&fs->lock);
+			fuse_reply_err(req, EIO);
+			goto out;
+		}
 		bufvec_add(fs, bv, slot ? store_slot_offset(&fs->st, slot) + boff
 					: 0, len);
 		pos += len;

@@ -403,10 +403,14 @@ static int open_pack(struct store *st, char *err, size_t errlen)
 	st->refs[0] = SLOT_PENDING; /* the header: never allocated */
 	st->pack_len = ((uint64_t)sbuf.st_size + st->block_size - 1) >>
 		       st->block_shift;
-	if (st->pack_len < st->nslots)
-		log_msg("store \"%s\": pack file is shorter than its slot table (%llu < %llu slots)",
+	if (st->pack_len < st->nslots) {
+		/* Reads of those slots fail with EIO; fsck.cowfs names them. */
+		log_msg("store \"%s\": pack file is shorter than its slot table (%llu < %llu slots): data lost, run fsck.cowfs",
 			st->path, (unsigned long long)st->pack_len,
 			(unsigned long long)st->nslots);
+		st->lost_from = MAX(st->pack_len, 1);
+		st->lost_to = st->nslots;
+	}
 	st->fresh = MAX(st->pack_len, st->nslots);
 	st->nfree = st->nslots - 1 - st->used;
 	st->cursor = 1;
@@ -498,7 +502,9 @@ int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
 	uint64_t slot = 0;
 	int rc;
 
-	if (hint > 0 && hint < st->nslots && st->refs[hint] == 0) {
+	/* Lost slots (store_slot_lost) are not reused before a remount. */
+	if (hint > 0 && hint < st->nslots && st->refs[hint] == 0 &&
+	    !store_slot_lost(st, hint)) {
 		slot = hint;
 	} else if ((hint == 0 || hint != st->nslots) && st->nfree > 0) {
 		for (uint64_t i = 0; i < st->nslots; i++) {
@@ -506,7 +512,8 @@ int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
 
 			if (s >= st->nslots)
 				s -= st->nslots - 1;
-			if (s > 0 && s < st->nslots && st->refs[s] == 0) {
+			if (s > 0 && s < st->nslots && st->refs[s] == 0 &&
+			    !store_slot_lost(st, s)) {
 				slot = s;
 				break;
 			}

@@ -61,6 +61,8 @@ struct store {
 	size_t ndirty, dirty_cap;
 	uint64_t fresh;		/* slots >= this were never handed out since
 				 * the pack was last cut: they read zeros */
+	uint64_t lost_from, lost_to; /* slots the pack file was found too
+				 * short to hold at open: their data is gone */
 	uint64_t pack_len;	/* length of the pack file in slots; always
 				 * above every allocated slot, so a read of
 				 * a slot is never short */
@@ -96,6 +98,12 @@ static inline uint64_t store_slot_offset(const struct store *st, uint64_t slot)
 static inline uint32_t store_slot_count(const struct store *st, uint64_t slot)
 {
 	return slot < st->nslots ? st->refs[slot] & SLOT_COUNT_MASK : 0;
+}
+
+/* Was this slot's data cut off the pack before the store was opened? */
+static inline bool store_slot_lost(const struct store *st, uint64_t slot)
+{
+	return slot >= st->lost_from && slot < st->lost_to;
 }
 
 /* Invariant (4): may this slot be written in place? */

@@ -91,7 +91,8 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_INODE_XATTRS_DELETE] = "DELETE FROM xattr WHERE ino = ?1",
 	[ST_INODE_FMAP_DELETE] = "DELETE FROM fmap WHERE ino = ?1",
 	[ST_LINK_GET] = "SELECT link FROM inode WHERE ino = ?1",
-	[ST_ORPHANS] = "SELECT ino FROM inode WHERE nlink = 0",
+	[ST_ORPHANS] = "SELECT ino FROM inode WHERE nlink = 0 AND NOT EXISTS"
+		       " (SELECT 1 FROM dentry WHERE dentry.ino = inode.ino)",
 	[ST_INODE_COUNT] = "SELECT count(*) FROM inode",
 	[ST_DENTRY_LOOKUP] = "SELECT ino FROM dentry WHERE parent = ?1 AND name = ?2",
 	[ST_DENTRY_INSERT] = "INSERT INTO dentry(parent, name, ino) VALUES (?1, ?2, ?3)",

@@ -84,7 +84,10 @@ int meta_inode_update(struct meta *m, const struct meta_inode *in);
 int meta_inode_delete(struct meta *m, uint64_t ino);
 /* Reads a symlink target into @buf; returns its length or -errno. */
 int meta_link_get(struct meta *m, uint64_t ino, char *buf, size_t size);
-/* Calls @fn for every inode with nlink = 0 (orphans); stops on non-zero. */
+/*
+ * Calls @fn for every orphan: an inode with nlink = 0 and no name (a name
+ * with nlink = 0 is damage for fsck, not an orphan). Stops on non-zero.
+ */
 int meta_orphans(struct meta *m, int (*fn)(void *ctx, uint64_t ino),
 		 void *ctx);
 /* Number of inodes (statfs). */
