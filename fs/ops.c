@@ -312,9 +312,13 @@ static void fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 	 * a pipe only if the pipe holds max_write plus a 4 KiB header, and a
 	 * pipe can grow only to fs.pipe-max-size (1 MiB) without
 	 * CAP_SYS_RESOURCE: 1 MiB - 4 KiB. (With exactly 1 MiB every write
-	 * silently went through read() and a memory copy.)
+	 * silently went through read() and a memory copy.) And a whole number
+	 * of blocks, so that writes into a clone do not end inside a block
+	 * that must then be copied on write (960 KiB with 64 KiB blocks).
 	 */
-	conn->max_write = (1 << 20) - 4096;
+	conn->max_write = ((1u << 20) - 4096) & ~(fs->bs - 1);
+	if (conn->max_write == 0)
+		conn->max_write = (1u << 20) - 4096;
 	conn->max_readahead = 1 << 20;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
