@@ -1223,6 +1223,17 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 	if (rc) {
 		res = rc;
 	} else {
+		/*
+		 * Pages the kernel writes back from its cache arrive in the
+		 * pipe as whole, page-aligned buffers: spliced to the O_DIRECT
+		 * pack they reach the disk with no copy at all.
+		 */
+		if (!fs->opt.nosplice && fi->writepage &&
+		    fs->st.packfd_direct >= 0 &&
+		    (in_buf->buf[0].flags & FUSE_BUF_IS_FD) &&
+		    ((uint64_t)off | size) % 4096 == 0)
+			for (size_t i = 0; i < bv->count; i++)
+				bv->buf[i].fd = fs->st.packfd_direct;
 		res = fuse_buf_copy(bv, in_buf,
 				    fs->opt.nosplice ? FUSE_BUF_NO_SPLICE
 						     : FUSE_BUF_SPLICE_NONBLOCK);

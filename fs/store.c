@@ -339,6 +339,13 @@ static int open_pack(struct store *st, char *err, size_t errlen)
 				 st->path, STORE_PACK_NAME, strerror(errno));
 		return rc == -ELOOP ? -EINVAL : rc;
 	}
+	/*
+	 * Page-aligned writes go to the pack with O_DIRECT: spliced pages then
+	 * go to the disk without a copy into the host's page cache.
+	 */
+	st->packfd_direct = st->readonly ? -1
+			    : openat(st->dirfd, STORE_PACK_NAME,
+				     O_RDWR | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
 	rc = lock_pack(st->packfd, st->path, mnt, sizeof(mnt));
 	if (rc == -EBUSY && mnt[0])
 		snprintf(err, errlen, "store \"%s\" is already mounted on \"%s\"",
@@ -424,7 +431,7 @@ int store_open(struct store *st, const char *path, bool readonly, char *err,
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	st->packfd = -1;
+	st->packfd = st->packfd_direct = -1;
 	st->readonly = readonly;
 	st->path = strdup(path);
 	if (!st->path) {
@@ -460,9 +467,11 @@ void store_close(struct store *st)
 	st->meta = NULL;
 	if (st->packfd >= 0)
 		close(st->packfd);
+	if (st->packfd_direct >= 0)
+		close(st->packfd_direct);
 	if (st->dirfd >= 0)
 		close(st->dirfd);
-	st->packfd = st->dirfd = -1;
+	st->packfd = st->packfd_direct = st->dirfd = -1;
 	free(st->refs);
 	free(st->dirty);
 	free(st->path);

@@ -44,6 +44,7 @@ struct store {
 	char *path;		/* the store directory, as given */
 	int dirfd;
 	int packfd;
+	int packfd_direct;	/* the pack again, O_DIRECT; -1 if unsupported */
 	struct meta *meta;
 	uint32_t block_size;
 	uint32_t block_shift;
