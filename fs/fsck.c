@@ -83,7 +83,6 @@
 #define FSCK_USAGE 16
 
 #define NONE ((size_t)-1)
-#define LOCK_WAIT_MS 30000
 #define LOST_FOUND "lost+found"
 
 /* The pack header, doc/DESIGN.md section 1.1. */
@@ -597,39 +596,6 @@ static const char *describe_ino(struct fsck *f, int64_t ino, char *buf,
 
 /* --- opening --- */
 
-/* Where the store is mounted, from /proc/self/mountinfo; false if not. */
-static bool find_mount(const char *store, char *mnt, size_t size)
-{
-	char real[PATH_MAX], line[2 * PATH_MAX + 512];
-	bool found = false;
-	FILE *fp;
-
-	if (!realpath(store, real))
-		return false;
-	fp = fopen("/proc/self/mountinfo", "re");
-	if (!fp)
-		return false;
-	while (!found && fgets(line, sizeof(line), fp)) {
-		char point[PATH_MAX + 1], type[64], source[PATH_MAX + 1];
-		char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %" STR(PATH_MAX) "s",
-				   point) != 1 ||
-		    sscanf(sep + 3, "%63s %" STR(PATH_MAX) "s", type,
-			   source) != 2)
-			continue;
-		if (!strcmp(type, "fuse.cowfs") && !strcmp(source, real)) {
-			size_t n = strnlen(point, size - 1);
-
-			memcpy(mnt, point, n);
-			mnt[n] = '\0';
-			found = true;
-		}
-	}
-	fclose(fp);
-	return found;
-}
-
 /*
  * Takes the lock the daemon holds while it runs. A store that is locked
  * but not mounted belongs to a daemon finishing its last commit after an
@@ -637,29 +603,18 @@ static bool find_mount(const char *store, char *mnt, size_t size)
  */
 static int lock_store(struct fsck *f)
 {
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
 	char mnt[PATH_MAX];
+	int rc = store_lock(f->packfd, f->store, mnt, sizeof(mnt));
 
-	for (int waited = 0;; waited += 10) {
-		if (flock(f->packfd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK) {
-			fail(f, "cannot lock store \"%s\": %s", f->store,
-			     strerror(errno));
-			return -1;
-		}
-		if (find_mount(f->store, mnt, sizeof(mnt))) {
-			fail(f, "store \"%s\" is mounted on \"%s\": unmount it first",
-			     f->store, mnt);
-			return -1;
-		}
-		if (waited >= LOCK_WAIT_MS) {
-			fail(f, "store \"%s\" is in use by another process (a cowfs daemon or fsck)",
-			     f->store);
-			return -1;
-		}
-		nanosleep(&tick, NULL);
-	}
+	if (rc == -EBUSY && mnt[0])
+		fail(f, "store \"%s\" is mounted on \"%s\": unmount it first",
+		     f->store, mnt);
+	else if (rc == -EBUSY)
+		fail(f, "store \"%s\" is in use by another process (a cowfs daemon or fsck)",
+		     f->store);
+	else if (rc)
+		fail(f, "cannot lock store \"%s\": %s", f->store, strerror(-rc));
+	return rc ? -1 : 0;
 }
 
 /* Opens the directory and the pack, locks, reads the header. */

@@ -154,7 +154,7 @@ static pid_t flock_holder(int fd)
 	return pid;
 }
 
-static int lock_pack(int fd, const char *path, char *mnt, size_t mntlen)
+int store_lock(int fd, const char *path, char *mnt, size_t mntlen)
 {
 	struct timespec tick = { 0, 10 * 1000 * 1000 };
 
@@ -215,7 +215,7 @@ int store_create(const char *path, uint32_t block_size, bool force,
 		packfd = openat(dirfd, STORE_PACK_NAME,
 				O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (packfd >= 0 &&
-		    lock_pack(packfd, path, mnt, sizeof(mnt)) == -EBUSY) {
+		    store_lock(packfd, path, mnt, sizeof(mnt)) == -EBUSY) {
 			snprintf(err, errlen,
 				 mnt[0] ? "store \"%s\" is mounted on \"%s\""
 					: "store \"%s\" is in use by another process%s",
@@ -346,7 +346,7 @@ static int open_pack(struct store *st, char *err, size_t errlen)
 	st->packfd_direct = st->readonly ? -1
 			    : openat(st->dirfd, STORE_PACK_NAME,
 				     O_RDWR | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
-	rc = lock_pack(st->packfd, st->path, mnt, sizeof(mnt));
+	rc = store_lock(st->packfd, st->path, mnt, sizeof(mnt));
 	if (rc == -EBUSY && mnt[0])
 		snprintf(err, errlen, "store \"%s\" is already mounted on \"%s\"",
 			 st->path, mnt);

@@ -88,6 +88,16 @@ int store_create(const char *path, uint32_t block_size, bool force,
 int store_open(struct store *st, const char *path, bool readonly, char *err,
 	       size_t errlen);
 
+/*
+ * Takes the store's lock on an open descriptor of its pack file: the flock
+ * that cowfs holds while it runs, and that mkfs and fsck take too. Fails
+ * at once with -EBUSY, and the mount point in @mnt, while the store is
+ * mounted; waits up to 30 s for a holder that is no longer mounted (a
+ * daemon finishing its last commit after an unmount); -EBUSY after that
+ * with @mnt empty, or other -errno.
+ */
+int store_lock(int fd, const char *path, char *mnt, size_t mntlen);
+
 /* Closes everything (rolling back what was not committed). */
 void store_close(struct store *st);
 

@@ -36,6 +36,7 @@
 
 #include "fs/util.h"
 #include "meta/check.h"
+#include "meta/meta.h"
 
 enum check_stmt {
 	CK_BEGIN,
@@ -129,40 +130,6 @@ struct meta_check {
 	void *tick_ctx;
 };
 
-/*
- * Maps a SQLite result code to -errno: the one place that knows SQLite's
- * codes. The message stays available from meta_check_error().
- */
-static int check_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_TOOBIG:
-		return -E2BIG;
-	case SQLITE_CANTOPEN:
-		return -ENOENT;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	default:
-		return -EIO;
-	}
-}
-
 /* Resets a statement and returns the step result as -errno. */
 static int done(sqlite3_stmt *s, int step_rc)
 {
@@ -170,8 +137,8 @@ static int done(sqlite3_stmt *s, int step_rc)
 
 	sqlite3_clear_bindings(s);
 	if (step_rc != SQLITE_DONE && step_rc != SQLITE_ROW)
-		return check_errno(step_rc);
-	return check_errno(rc);
+		return meta_sqlite_errno(step_rc);
+	return meta_sqlite_errno(rc);
 }
 
 static int exec1(sqlite3_stmt *s)
@@ -242,7 +209,7 @@ int meta_check_open(const char *path, bool readonly, struct meta_check **out,
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s",
 			 mc->db ? sqlite3_errmsg(mc->db) : sqlite3_errstr(rc));
-		rc = check_errno(rc);
+		rc = meta_sqlite_errno(rc);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(mc->db, 0);
@@ -251,7 +218,7 @@ int meta_check_open(const char *path, bool readonly, struct meta_check **out,
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
-		rc = check_errno(rc);
+		rc = meta_sqlite_errno(rc);
 		goto fail;
 	}
 	for (int i = 0; i < CK_COUNT; i++) {
@@ -265,7 +232,7 @@ int meta_check_open(const char *path, bool readonly, struct meta_check **out,
 			    strstr(why, "no such column"))
 				rc = -EINVAL;
 			else
-				rc = check_errno(rc);
+				rc = meta_sqlite_errno(rc);
 			snprintf(err, errlen, "%s", why);
 			goto fail;
 		}

@@ -148,11 +148,7 @@ struct meta {
 	bool readonly;
 };
 
-/*
- * Maps a SQLite result code to -errno, logging the unexpected ones. This is
- * the only place that knows SQLite's codes.
- */
-static int meta_errno(struct meta *m, int rc)
+int meta_sqlite_errno(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -177,14 +173,20 @@ static int meta_errno(struct meta *m, int rc)
 	case SQLITE_PERM:
 	case SQLITE_AUTH:
 		return -EACCES;
-	case SQLITE_NOTADB:
-	case SQLITE_CORRUPT:
-	case SQLITE_IOERR:
-	default:
-		log_msg("metadata database: %s",
-			m && m->db ? sqlite3_errmsg(m->db) : sqlite3_errstr(rc));
+	default: /* NOTADB, CORRUPT, IOERR, ... */
 		return -EIO;
 	}
+}
+
+/* meta_sqlite_errno(), logging the unexpected codes (those that give EIO). */
+static int meta_errno(struct meta *m, int rc)
+{
+	int err = meta_sqlite_errno(rc);
+
+	if (err == -EIO)
+		log_msg("metadata database: %s",
+			m && m->db ? sqlite3_errmsg(m->db) : sqlite3_errstr(rc));
+	return err;
 }
 
 /* Resets a statement and returns the step result as -errno. */

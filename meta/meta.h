@@ -25,6 +25,13 @@
 
 struct meta;
 
+/*
+ * Maps an SQLite result code to 0 or -errno (FULL to ENOSPC, READONLY to
+ * EROFS, CORRUPT, IOERR and the unexpected to EIO): the one place that
+ * knows SQLite's codes, for meta.c and check.c.
+ */
+int meta_sqlite_errno(int rc);
+
 struct meta_super {
 	uint32_t format_version;
 	uint32_t block_size;
