@@ -384,25 +384,60 @@ static struct fmap_ent *chunk_for_write(struct fs *fs, struct inode *in,
 	return e;
 }
 
+/*
+ * The chunk of block @b of @in, made writable (steps 1 and 2), with room
+ * for the block's entry, and the block's current slot in *@old (0: hole).
+ */
+static int block_for_write(struct fs *fs, struct inode *in, uint64_t b,
+			   struct chunk **c, uint64_t *old)
+{
+	uint32_t i = (uint32_t)(b % fs->st.chunk_blocks);
+	struct fmap_ent *e;
+	int err;
+
+	e = chunk_for_write(fs, in, b / fs->st.chunk_blocks, &err);
+	if (!e)
+		return err;
+	err = chunk_reserve(e->c, i + 1);
+	if (err)
+		return err;
+	*c = e->c;
+	*old = i < e->c->n ? e->c->slot[i] : 0;
+	return 0;
+}
+
+/*
+ * Points entry @i of @in's writable chunk @c at @slot (whose reference the
+ * caller holds), dropping the reference of the slot it named before.
+ */
+static void chunk_set(struct fs *fs, struct inode *in, struct chunk *c,
+		      uint32_t i, uint64_t slot)
+{
+	uint64_t old = i < c->n ? c->slot[i] : 0;
+
+	if (old)
+		store_unref(&fs->st, old);
+	else
+		in->nblocks++;
+	c->slot[i] = slot;
+	if (i >= c->n)
+		c->n = i + 1;
+	chunk_mark_dirty(fs, c);
+}
+
 int64_t map_prepare_write(struct fs *fs, struct inode *in, uint64_t b,
 			  uint32_t off, uint32_t len)
 {
 	struct store *st = &fs->st;
 	uint32_t i = (uint32_t)(b % st->chunk_blocks);
 	bool partial = off > 0 || len < fs->bs, zeroed;
-	struct fmap_ent *e;
 	struct chunk *c;
 	uint64_t old, slot, hint;
 	int err;
 
-	e = chunk_for_write(fs, in, b / st->chunk_blocks, &err);
-	if (!e)
-		return err;
-	c = e->c;
-	err = chunk_reserve(c, i + 1);
+	err = block_for_write(fs, in, b, &c, &old);
 	if (err)
 		return err;
-	old = i < c->n ? c->slot[i] : 0;
 	if (old && store_slot_private(st, old) && c->crefs <= 1)
 		return (int64_t)old;
 
@@ -420,14 +455,7 @@ int64_t map_prepare_write(struct fs *fs, struct inode *in, uint64_t b,
 		store_unref(st, slot);
 		return err;
 	}
-	if (old)
-		store_unref(st, old);
-	else
-		in->nblocks++;
-	c->slot[i] = slot;
-	if (i >= c->n)
-		c->n = i + 1;
-	chunk_mark_dirty(fs, c);
+	chunk_set(fs, in, c, i, slot);
 	return (int64_t)slot;
 }
 
@@ -521,31 +549,18 @@ int map_share_block(struct fs *fs, struct inode *dst, uint64_t bo,
 {
 	uint32_t i = (uint32_t)(bo % fs->st.chunk_blocks);
 	uint64_t slot = map_lookup(fs, src, bi), old;
-	struct fmap_ent *e;
 	struct chunk *c;
 	int err;
 
 	if (slot == 0)
 		return map_lookup(fs, dst, bo) ? map_unmap(fs, dst, bo, bo) : 0;
-	e = chunk_for_write(fs, dst, bo / fs->st.chunk_blocks, &err);
-	if (!e)
-		return err;
-	c = e->c;
-	err = chunk_reserve(c, i + 1);
+	err = block_for_write(fs, dst, bo, &c, &old);
 	if (err)
 		return err;
-	old = i < c->n ? c->slot[i] : 0;
 	if (old == slot)
 		return 0;
 	store_ref(&fs->st, slot);
-	if (old)
-		store_unref(&fs->st, old);
-	else
-		dst->nblocks++;
-	c->slot[i] = slot;
-	if (i >= c->n)
-		c->n = i + 1;
-	chunk_mark_dirty(fs, c);
+	chunk_set(fs, dst, c, i, slot);
 	return 0;
 }
 
