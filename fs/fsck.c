@@ -819,6 +819,17 @@ static int check_super(struct fsck *f, const unsigned char hdr[PACK_HDR_LEN])
 
 /* --- phase 1: inodes --- */
 
+/* Appends a zeroed inode record; NULL if out of memory. */
+static struct f_inode *add_inode(struct fsck *f)
+{
+	struct f_inode *p = grow_array(f->in, &f->incap, f->nin, sizeof(*p));
+	if (!p)
+		return NULL;
+	f->in = p;
+	memset(&f->in[f->nin], 0, sizeof(f->in[0]));
+	return &f->in[f->nin++];
+}
+
 static int inode_cb(void *ctx, const struct meta_check_inode *mi)
 {
 	struct fsck *f = ctx;
@@ -826,17 +837,9 @@ static int inode_cb(void *ctx, const struct meta_check_inode *mi)
 	uint32_t type = (uint32_t)mi->mode & S_IFMT;
 
 	prog_step(f);
-	if (f->nin == f->incap) {
-		size_t cap = f->incap ? f->incap * 2 : 1024;
-		struct f_inode *p = realloc(f->in, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		f->in = p;
-		f->incap = cap;
-	}
-	in = &f->in[f->nin++];
-	memset(in, 0, sizeof(*in));
+	in = add_inode(f);
+	if (!in)
+		return -ENOMEM;
 	in->ino = mi->ino;
 	in->mode = (uint32_t)mi->mode;
 	in->nlink = mi->nlink;
@@ -898,18 +901,13 @@ static bool name_ok(const unsigned char *s, size_t len)
 static int dentry_cb(void *ctx, const struct meta_check_dentry *md)
 {
 	struct fsck *f = ctx;
-	struct f_dent *d;
+	struct f_dent *d, *p;
 
 	prog_step(f);
-	if (f->nde == f->decap) {
-		size_t cap = f->decap ? f->decap * 2 : 1024;
-		struct f_dent *p = realloc(f->de, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		f->de = p;
-		f->decap = cap;
-	}
+	p = grow_array(f->de, &f->decap, f->nde, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	f->de = p;
 	d = &f->de[f->nde++];
 	memset(d, 0, sizeof(*d));
 	d->id = md->id;
@@ -1050,20 +1048,6 @@ out:
 	return rc;
 }
 
-static struct f_inode *add_inode(struct fsck *f)
-{
-	if (f->nin == f->incap) {
-		size_t cap = f->incap ? f->incap * 2 : 16;
-		struct f_inode *p = realloc(f->in, cap * sizeof(*p));
-
-		if (!p)
-			return NULL;
-		f->in = p;
-		f->incap = cap;
-	}
-	memset(&f->in[f->nin], 0, sizeof(f->in[0]));
-	return &f->in[f->nin++];
-}
 
 static int64_t first_free_ino(const struct fsck *f)
 {
@@ -1487,18 +1471,13 @@ static int check_names(struct fsck *f)
 static int fmap_cb(void *ctx, int64_t ino, int64_t cidx, int64_t chunk)
 {
 	struct fsck *f = ctx;
-	struct f_fmap *m;
+	struct f_fmap *m, *p;
 
 	prog_step(f);
-	if (f->nfm == f->fmcap) {
-		size_t cap = f->fmcap ? f->fmcap * 2 : 1024;
-		struct f_fmap *p = realloc(f->fm, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		f->fm = p;
-		f->fmcap = cap;
-	}
+	p = grow_array(f->fm, &f->fmcap, f->nfm, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	f->fm = p;
 	m = &f->fm[f->nfm++];
 	m->ino = ino;
 	m->cidx = cidx;

@@ -58,6 +58,19 @@ int64_t now_ns(void)
 	return ts_to_ns(&ts);
 }
 
+void *grow_array(void *arr, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 16;
+	void *p;
+
+	if (n < *cap)
+		return arr;
+	p = realloc(arr, c * size);
+	if (p)
+		*cap = c;
+	return p;
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
 	char *end;

@@ -56,6 +56,14 @@ static inline int64_t ts_to_ns(const struct timespec *ts)
 }
 
 /*
+ * Makes room for one more element in a growing array of @n elements of
+ * @size bytes with room for *@cap: doubles it (from 16) when full. Returns
+ * the array, moved or not, or NULL (the old array still valid) if out of
+ * memory.
+ */
+void *grow_array(void *arr, size_t *cap, size_t n, size_t size);
+
+/*
  * Parses a size such as "65536", "64k", "64K", "1M". Returns 0 and stores the
  * value, or -EINVAL.
  */
