@@ -251,7 +251,12 @@ static int cmd_clone(int argc, char **argv)
 	if (!copy)
 		return 1;
 	dir = dirname(copy);
-	if (stat(dir, &db) < 0 || db.st_dev != sb.st_dev) {
+	if (stat(dir, &db) < 0) {
+		log_msg("clone: \"%s\": %s", dir, strerror(errno));
+		free(copy);
+		return 1;
+	}
+	if (db.st_dev != sb.st_dev) {
 		log_msg("clone: \"%s\" is not on the same cowfs mount as \"%s\"",
 			dst, src);
 		free(copy);
@@ -454,10 +459,12 @@ static int cmd_snapshot(int argc, char **argv)
 		log_msg("snapshot: needs SRC_DIR and DST_DIR (see cowctl --help)");
 		return EXIT_USAGE;
 	}
-	if (stat(argv[1], &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		log_msg("snapshot: \"%s\": %s", argv[1],
-			errno && !S_ISDIR(sb.st_mode) ? strerror(errno)
-						       : "not a directory");
+	if (stat(argv[1], &sb) < 0) {
+		log_msg("snapshot: \"%s\": %s", argv[1], strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		log_msg("snapshot: \"%s\": not a directory", argv[1]);
 		return 1;
 	}
 	if (lstat(argv[2], &db) == 0) {
@@ -667,6 +674,7 @@ static int cmd_stat(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	util_progname = "cowctl";
+	opterr = 0; /* our own one-line messages for bad options */
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
