@@ -475,18 +475,35 @@ static void dent_name(struct fsck *f, size_t k, char *out, size_t size)
 		strcat(out + MIN(strlen(out), size - 4), "...");
 }
 
-static size_t find_inode(const struct fsck *f, int64_t ino)
+/*
+ * The first index in [0, @n) whose key (@key_at) is not below @key, for
+ * arrays of the model kept sorted by that key; @n if none.
+ */
+static size_t lower_bound(const struct fsck *f, size_t n, int64_t key,
+			  int64_t (*key_at)(const struct fsck *f, size_t i))
 {
-	size_t lo = 0, hi = f->nin;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (f->in[mid].ino < ino)
+		if (key_at(f, mid) < key)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+static int64_t inode_key(const struct fsck *f, size_t i)
+{
+	return f->in[i].ino;
+}
+
+static size_t find_inode(const struct fsck *f, int64_t ino)
+{
+	size_t lo = lower_bound(f, f->nin, ino, inode_key);
+
 	if (lo < f->nin && f->in[lo].ino == ino &&
 	    !(f->in[lo].flags & I_INVALID))
 		return lo;
@@ -943,44 +960,39 @@ static int cmp_by_ino(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static int64_t parent_key(const struct fsck *f, size_t i)
+{
+	return f->de[i].parent;
+}
+
+static int64_t name_ino_key(const struct fsck *f, size_t i)
+{
+	return f->de[f->by_ino[i]].ino;
+}
+
+/* The range [start, *@end) of an array sorted by @key_at whose key is @key. */
+static size_t equal_range(const struct fsck *f, size_t n, int64_t key,
+			  int64_t (*key_at)(const struct fsck *f, size_t i),
+			  size_t *end)
+{
+	size_t start = lower_bound(f, n, key, key_at), i = start;
+
+	while (i < n && key_at(f, i) == key)
+		i++;
+	*end = i;
+	return start;
+}
+
 /* The range of de[] (sorted by parent) whose parent is @ino. */
 static size_t children(const struct fsck *f, int64_t ino, size_t *end)
 {
-	size_t lo = 0, hi = f->nde, start;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (f->de[mid].parent < ino)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	start = lo;
-	while (lo < f->nde && f->de[lo].parent == ino)
-		lo++;
-	*end = lo;
-	return start;
+	return equal_range(f, f->nde, ino, parent_key, end);
 }
 
 /* The range of by_ino[] naming @ino. */
 static size_t names_of(const struct fsck *f, int64_t ino, size_t *end)
 {
-	size_t lo = 0, hi = f->nde, start;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (f->de[f->by_ino[mid]].ino < ino)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	start = lo;
-	while (lo < f->nde && f->de[f->by_ino[lo]].ino == ino)
-		lo++;
-	*end = lo;
-	return start;
+	return equal_range(f, f->nde, ino, name_ino_key, end);
 }
 
 static bool dent_live(const struct f_dent *d)
@@ -1701,20 +1713,15 @@ static int cmp_lost(const void *a, const void *b)
 	return x->block < y->block ? -1 : x->block > y->block;
 }
 
+static int64_t fmap_chunk_key(const struct fsck *f, size_t i)
+{
+	return f->fm[i].chunk;
+}
+
 /* The first fmap row (sorted by chunk) naming chunk @id. */
 static size_t fmap_of_chunk(const struct fsck *f, int64_t id)
 {
-	size_t lo = 0, hi = f->nfm;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (f->fm[mid].chunk < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return lower_bound(f, f->nfm, id, fmap_chunk_key);
 }
 
 static int check_pastend(struct fsck *f)
