@@ -44,6 +44,7 @@ static void usage(FILE *f)
 		"usage: cowctl clone [-f] SRC DST\n"
 		"       cowctl snapshot SRC_DIR DST_DIR\n"
 		"       cowctl stat [-b] PATH...\n"
+		"       cowctl scrub [--progress|--no-progress] MOUNTPOINT\n"
 		"\n"
 		"Instant copies and space accounting on a mounted cowfs.\n"
 		"\n"
@@ -55,6 +56,9 @@ static void usage(FILE *f)
 		"            owners, modes, times and xattrs\n"
 		"  stat      print logical, allocated, shared and exclusive bytes of\n"
 		"            files and trees, and the store's use; -b in bytes\n"
+		"  scrub     read every checksummed block of the store mounted on\n"
+		"            MOUNTPOINT and name the files whose data is damaged\n"
+		"            (root only; exit 4 if any is)\n"
 		"\n"
 		"  -h, --help     print this help\n"
 		"  -V, --version  print the version\n");
@@ -671,6 +675,145 @@ static int cmd_stat(int argc, char **argv)
 	return status;
 }
 
+/* --- scrub --- */
+
+#define EXIT_DAMAGED 4
+
+static void scrub_progress(const struct cowfs_ioc_scrub *sc, uint64_t checked,
+			   const struct timespec *start, bool last)
+{
+	uint64_t total = sc->store_slots - MIN(sc->unsummed, sc->store_slots);
+	double mib = (double)(checked * sc->block_size) / (1 << 20);
+	double t = elapsed(start);
+
+	fprintf(stderr, "\rscrub: %.0f MiB checked (%.0f%%), %.0f MiB/s%s", mib,
+		total ? 100.0 * (double)MIN(checked, total) / (double)total
+		      : 100.0,
+		t > 0 ? mib / t : 0.0, last ? "\n" : "");
+}
+
+/*
+ * Prints one damaged block: the file (@mnt, without a trailing slash, and
+ * the path the daemon gives from the mount's root) and the bytes it covers.
+ */
+static void scrub_report(int fd, const char *mnt, const struct cowfs_scrub_bad *b,
+			 uint64_t bs, bool progress)
+{
+	struct cowfs_ioc_path *p = calloc(1, sizeof(*p));
+
+	if (progress)
+		fputc('\n', stderr);
+	if (b->ino == 0 || !p) {
+		printf("slot %llu: damaged data, in no file\n",
+		       (unsigned long long)b->slot);
+		free(p);
+		return;
+	}
+	p->ino = b->ino;
+	if (ioctl(fd, COWFS_IOC_PATH, p) == 0)
+		printf("%s%s", mnt, p->path);
+	else
+		printf("%s: inode %llu (%s)", mnt, (unsigned long long)b->ino,
+		       errno == ENOENT ? "unlinked" : strerror(errno));
+	printf(": damaged data at bytes %llu-%llu (slot %llu)\n",
+	       (unsigned long long)b->offset,
+	       (unsigned long long)(b->offset + bs - 1),
+	       (unsigned long long)b->slot);
+	fflush(stdout);
+	free(p);
+}
+
+static int cmd_scrub(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "progress", no_argument, NULL, 'P' },
+		{ "no-progress", no_argument, NULL, 'Q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cowfs_ioc_scrub *sc;
+	uint64_t checked = 0, damaged = 0;
+	struct timespec start, shown;
+	bool progress = isatty(2);
+	char mnt[PATH_MAX];
+	int c, fd, status = 0;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'P' || c == 'Q') {
+			progress = c == 'P';
+			continue;
+		}
+		log_msg("scrub: unknown option \"%s\" (see cowctl --help)",
+			argv[optind - 1]);
+		return EXIT_USAGE;
+	}
+	if (optind != argc - 1) {
+		log_msg("scrub: needs one MOUNTPOINT (see cowctl --help)");
+		return EXIT_USAGE;
+	}
+	snprintf(mnt, sizeof(mnt), "%s", argv[optind]);
+	while (strlen(mnt) > 1 && mnt[strlen(mnt) - 1] == '/')
+		mnt[strlen(mnt) - 1] = '\0';
+	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		log_msg("scrub: \"%s\": %s", mnt, strerror(errno));
+		return 1;
+	}
+	if (cowfs_stat_fd(fd, NULL)) {
+		log_msg("scrub: \"%s\" is not a cowfs mount", mnt);
+		close(fd);
+		return 1;
+	}
+	sc = calloc(1, sizeof(*sc));
+	if (!sc) {
+		log_msg("scrub: out of memory");
+		close(fd);
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	shown = start;
+	do {
+		sc->max_bytes = 64 << 20;
+		if (ioctl(fd, COWFS_IOC_SCRUB, sc) < 0) {
+			if (progress)
+				fputc('\n', stderr);
+			log_msg("scrub: \"%s\": %s", mnt,
+				errno == EPERM ? "only root may scrub"
+					       : strerror(errno));
+			status = 1;
+			break;
+		}
+		checked += sc->checked;
+		for (uint64_t i = 0; i < sc->nbad; i++)
+			scrub_report(fd, strcmp(mnt, "/") ? mnt : "", &sc->bad[i],
+				     sc->block_size, progress);
+		/* A damaged slot in several files is one damaged block. */
+		for (uint64_t i = 0; i < sc->nbad; i++)
+			damaged += i == 0 || sc->bad[i].slot != sc->bad[i - 1].slot;
+		if (sc->more_bad)
+			printf("... and %llu more damaged file blocks\n",
+			       (unsigned long long)sc->more_bad);
+		if (progress && elapsed(&shown) >= 0.2) {
+			scrub_progress(sc, checked, &start, false);
+			clock_gettime(CLOCK_MONOTONIC, &shown);
+		}
+		sc->start = sc->next;
+	} while (sc->next);
+	if (progress && !status)
+		scrub_progress(sc, checked, &start, true);
+	if (!status) {
+		printf("scrub: %llu blocks (%llu MiB) checked in %.1f s, %llu damaged, %llu not checksummed yet\n",
+		       (unsigned long long)checked,
+		       (unsigned long long)((checked * sc->block_size) >> 20),
+		       elapsed(&start), (unsigned long long)damaged,
+		       (unsigned long long)sc->unsummed);
+		if (damaged)
+			status = EXIT_DAMAGED;
+	}
+	free(sc);
+	close(fd);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	util_progname = "cowctl";
@@ -693,6 +836,8 @@ int main(int argc, char **argv)
 		return cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stat"))
 		return cmd_stat(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "scrub"))
+		return cmd_scrub(argc - 1, argv + 1);
 	log_msg("unknown command \"%s\" (see cowctl --help)", argv[1]);
 	return EXIT_USAGE;
 }

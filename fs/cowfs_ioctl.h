@@ -30,4 +30,39 @@ struct cowfs_ioc_stat {
 
 #define COWFS_IOC_STAT _IOR('C', 1, struct cowfs_ioc_stat)
 
+/*
+ * One step of a scrub (root only): the daemon reads the slots that have a
+ * checksum from slot @start on, about @max_bytes of them, and compares.
+ * Call again with @start = @next until @next is 0.
+ */
+#define COWFS_SCRUB_BAD_MAX 32
+struct cowfs_scrub_bad {
+	uint64_t slot;
+	uint64_t ino;		/* a file holding the slot (0: none found) */
+	uint64_t offset;	/* where in that file the block starts */
+};
+
+struct cowfs_ioc_scrub {
+	uint64_t start;		/* in: first slot (0: the beginning) */
+	uint64_t max_bytes;	/* in: how much to read in this step */
+	uint64_t next;		/* out: where to go on; 0 when done */
+	uint64_t checked;	/* out: slots read and compared */
+	uint64_t store_slots;	/* out: slots in use in the store */
+	uint64_t unsummed;	/* out: of those, not checksummed yet */
+	uint64_t block_size;	/* out */
+	uint64_t nbad;		/* out: entries in bad[] */
+	uint64_t more_bad;	/* out: damaged blocks that did not fit */
+	struct cowfs_scrub_bad bad[COWFS_SCRUB_BAD_MAX];
+};
+
+#define COWFS_IOC_SCRUB _IOWR('C', 2, struct cowfs_ioc_scrub)
+
+/* The path of inode @ino below the mount's root (root only). */
+struct cowfs_ioc_path {
+	uint64_t ino;
+	char path[4088];
+};
+
+#define COWFS_IOC_PATH _IOWR('C', 3, struct cowfs_ioc_path)
+
 #endif

@@ -67,6 +67,7 @@ struct fs_options {
 	unsigned commit_interval; /* seconds */
 	bool nosplice;
 	bool writeback;
+	bool verify;	/* check reads against the slot checksums */
 	bool debug;
 };
 
@@ -130,6 +131,14 @@ void fs_note_changes(struct fs *fs, uint64_t n);
  * itself; the caller holds none. Returns 0 or -errno.
  */
 int fs_commit(struct fs *fs);
+
+/*
+ * Checksums hot slots that were not written in the open transaction,
+ * reading at most @budget bytes (doc/DESIGN.md 1.3). Takes fs->lock.
+ */
+void fs_sum_quiet(struct fs *fs, uint64_t budget);
+#define SUM_BUDGET_ROUND (512ull << 20)	/* per commit interval */
+#define SUM_BUDGET_UNMOUNT (4ull << 30)	/* at unmount */
 
 /* --- map.c: block maps and copy-on-write --- */
 

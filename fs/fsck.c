@@ -240,6 +240,10 @@ struct fsck {
 	struct vec punch;	/* uint64_t slots freed by the repair */
 	struct vec xorph;	/* int64_t inodes with stray xattrs */
 	struct vec unmap;	/* struct eof_block: entries to unmap */
+	bool scrub;		/* --scrub: read every checksummed slot */
+	uint64_t scrubbed;	/* slots read and compared */
+	struct vec damaged;	/* uint64_t slots whose data fails its sum */
+	struct vec damaged_blocks; /* struct lost_block: where they are */
 	unsigned char *zbuf;	/* one block, for slot_is_zero() */
 	size_t root;		/* index of inode 1, NONE if unusable */
 	size_t lf;		/* lost+found, NONE until looked for */
@@ -684,9 +688,9 @@ static int open_pack(struct fsck *f, unsigned char hdr[PACK_HDR_LEN])
 	}
 	memcpy(&version, hdr + PACK_HDR_VERSION, 4);
 	version = le32toh(version);
-	if (version != META_FORMAT_VERSION) {
-		fail(f, "store \"%s\" has format version %u; this fsck.cowfs reads version %d",
-		     f->store, version, META_FORMAT_VERSION);
+	if (version != STORE_PACK_VERSION) {
+		fail(f, "store \"%s\" has pack format version %u; this fsck.cowfs reads version %d",
+		     f->store, version, STORE_PACK_VERSION);
 		return -1;
 	}
 	return 0;
@@ -791,6 +795,11 @@ static int check_super(struct fsck *f, const unsigned char hdr[PACK_HDR_LEN])
 	if (!sb->have_format_version) {
 		fail(f, "\"%s\" is not a cowfs store (no format_version in %s)",
 		     f->store, STORE_META_NAME);
+		return -1;
+	}
+	if (sb->format_version == 1) {
+		fail(f, "store \"%s\" has format version 1: mount it once with cowfs to upgrade it to %d",
+		     f->store, META_FORMAT_VERSION);
 		return -1;
 	}
 	if (sb->format_version != META_FORMAT_VERSION) {
@@ -1724,52 +1733,75 @@ static size_t fmap_of_chunk(const struct fsck *f, int64_t id)
 	return lower_bound(f, f->nfm, id, fmap_chunk_key);
 }
 
+/*
+ * Reports the file blocks in @lost (struct lost_block), one problem per
+ * file: "FILE: block B IS1" or "FILE: N blocks ARE (the first is block B)".
+ */
+static void report_blocks(struct fsck *f, struct vec *lost, enum fix cls,
+			  const char *fix1, const char *fixn, const char *is1,
+			  const char *are)
+{
+	char desc[PATH_MAX + 64];
+
+	if (lost->n)
+		qsort(lost->p, lost->n, sizeof(struct lost_block), cmp_lost);
+	for (size_t k = 0, next; k < lost->n; k = next) {
+		struct lost_block *lb = &VEC_AT(*lost, struct lost_block, k);
+
+		for (next = k; next < lost->n &&
+			       VEC_AT(*lost, struct lost_block, next).i == lb->i;
+		     next++)
+			;
+		describe(f, lb->i, desc, sizeof(desc));
+		if (next - k == 1)
+			problem(f, cls, fix1, "%s: block %llu %s", desc,
+				(unsigned long long)lb->block, is1);
+		else
+			problem(f, cls, fixn,
+				"%s: %zu blocks %s (the first is block %llu)",
+				desc, next - k, are,
+				(unsigned long long)lb->block);
+	}
+}
+
+/* Adds an entry for every live file block that names entry @idx of @id. */
+static int add_file_blocks(struct fsck *f, struct vec *lost, int64_t id,
+			   uint64_t idx)
+{
+	for (size_t p = fmap_of_chunk(f, id);
+	     p < f->nfm && f->fm[p].chunk == id; p++) {
+		size_t i = find_inode(f, f->fm[p].ino);
+		struct lost_block *lb;
+
+		if ((f->fm[p].flags & F_DROP) || i == NONE ||
+		    (f->in[i].flags & I_DELETE))
+			continue;
+		lb = vec_push(lost, sizeof(*lb));
+		if (!lb)
+			return -ENOMEM;
+		lb->i = i;
+		lb->block = (uint64_t)f->fm[p].cidx * f->cblocks + idx;
+	}
+	return 0;
+}
+
 static int check_pastend(struct fsck *f)
 {
 	struct vec lost = { 0 };
-	char desc[PATH_MAX + 64];
 
 	for (size_t k = 0; k < f->pastend.n; k++) {
 		struct f_pastend *pe = &VEC_AT(f->pastend, struct f_pastend, k);
 		int64_t id = VEC_AT(f->ch, struct f_chunk, pe->cpos).id;
 
-		for (size_t p = fmap_of_chunk(f, id);
-		     p < f->nfm && f->fm[p].chunk == id; p++) {
-			size_t i = find_inode(f, f->fm[p].ino);
-			struct lost_block *lb;
-
-			if ((f->fm[p].flags & F_DROP) || i == NONE ||
-			    (f->in[i].flags & I_DELETE))
-				continue;
-			lb = vec_push(&lost, sizeof(*lb));
-			if (!lb) {
-				vec_free(&lost);
-				return -ENOMEM;
-			}
-			lb->i = i;
-			lb->block = (uint64_t)f->fm[p].cidx * f->cblocks +
-				    pe->idx;
+		if (add_file_blocks(f, &lost, id, pe->idx)) {
+			vec_free(&lost);
+			return -ENOMEM;
 		}
 	}
-	if (lost.n)
-		qsort(lost.p, lost.n, sizeof(struct lost_block), cmp_lost);
-	for (size_t k = 0, next; k < lost.n; k = next) {
-		struct lost_block *lb = &VEC_AT(lost, struct lost_block, k);
-
-		for (next = k; next < lost.n &&
-			       VEC_AT(lost, struct lost_block, next).i == lb->i;
-		     next++)
-			;
-		describe(f, lb->i, desc, sizeof(desc));
-		if (next - k == 1)
-			problem(f, FIX_UNSAFE, "unmapped (it reads as zeros)",
-				"%s: block %llu is past the end of the pack",
-				desc, (unsigned long long)lb->block);
-		else
-			problem(f, FIX_UNSAFE, "unmapped (they read as zeros)",
-				"%s: %zu blocks are past the end of the pack (the first is block %llu)",
-				desc, next - k, (unsigned long long)lb->block);
-	}
+	report_blocks(f, &lost, FIX_UNSAFE, "unmapped (it reads as zeros)",
+		      "unmapped (they read as zeros)",
+		      "is past the end of the pack",
+		      "are past the end of the pack");
 	vec_free(&lost);
 	return 0;
 }
@@ -2336,10 +2368,102 @@ static void free_model(struct fsck *f)
 	vec_free(&f->punch);
 	vec_free(&f->xorph);
 	vec_free(&f->unmap);
+	vec_free(&f->damaged);
+	vec_free(&f->damaged_blocks);
 	f->lf = NONE;
 	f->lf_looked = f->lf_ok = false;
 	f->max_ino = f->next_ino = 0;
 	f->slots_used = f->inodes_live = 0;
+}
+
+/* --- phase 8 (--scrub): every checksummed slot against its sum --- */
+
+static int sum_cb(void *ctx, int64_t id, const void *sum, size_t len)
+{
+	struct fsck *f = ctx;
+	uint8_t got[META_SUM_SIZE];
+	uint64_t *bad;
+	size_t n = 0;
+
+	prog_step(f);
+	if (len != META_SUM_SIZE) {
+		problem(f, FIX_NONE, "", "slot %lld has a malformed checksum (%zu bytes)",
+			(long long)id, len);
+		return 0;
+	}
+	f->scrubbed++;
+	while (n < f->bs) {
+		ssize_t r = pread(f->packfd, f->zbuf + n, f->bs - n,
+				  (off_t)((uint64_t)id * f->bs + n));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n < f->bs)
+		memset(f->zbuf + n, 0, f->bs - n); /* past the end: zeros */
+	store_hash(f->zbuf, f->bs, got);
+	if (memcmp(got, sum, META_SUM_SIZE) == 0)
+		return 0;
+	bad = vec_push(&f->damaged, sizeof(*bad));
+	if (!bad)
+		return -ENOMEM;
+	*bad = (uint64_t)id;
+	return 0;
+}
+
+/* Finds the file blocks that name a damaged slot (sorted in f->damaged). */
+static int damaged_chunk_cb(void *ctx, const struct meta_check_chunk *c)
+{
+	struct fsck *f = ctx;
+	const uint64_t *d = f->damaged.p;
+
+	for (size_t j = 0; j < c->n; j++) {
+		size_t lo = 0, hi = f->damaged.n;
+
+		if (c->map[j] == 0)
+			continue;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (d[mid] < c->map[j])
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < f->damaged.n && d[lo] == c->map[j] &&
+		    add_file_blocks(f, &f->damaged_blocks, c->id, j))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int check_scrub(struct fsck *f)
+{
+	int rc;
+
+	if (!f->zbuf && !(f->zbuf = malloc(f->bs)))
+		return db_fail(f, "scrub", -ENOMEM);
+	prog_phase(f, "scrubbing data", MC_SLOT);
+	rc = meta_check_sums(f->mc, sum_cb, f);
+	if (!rc && f->damaged.n)
+		rc = meta_check_chunks(f->mc, damaged_chunk_cb, f);
+	if (rc)
+		return db_fail(f, "scrub the pack", rc);
+	report_blocks(f, &f->damaged_blocks, FIX_NONE, "", "",
+		      "does not match its checksum (damaged data)",
+		      "do not match their checksums (damaged data)");
+	prog_clear(f);
+	printf("%s: scrubbed %llu blocks (%llu MiB): %zu damaged, %llu not checksummed yet\n",
+	       util_progname, (unsigned long long)f->scrubbed,
+	       (unsigned long long)((f->scrubbed * f->bs) >> 20),
+	       f->damaged.n,
+	       (unsigned long long)(f->slots_used > f->scrubbed
+					    ? f->slots_used - f->scrubbed
+					    : 0));
+	return 0;
 }
 
 /*
@@ -2382,6 +2506,8 @@ static int check_pass(struct fsck *f, const unsigned char hdr[PACK_HDR_LEN])
 		goto fail;
 	}
 	if (check_slots(f) || check_rest(f))
+		goto fail;
+	if (f->scrub && !f->recheck && check_scrub(f))
 		goto fail;
 	return 0;
 fail:
@@ -2482,7 +2608,7 @@ static int run(struct fsck *f)
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: fsck.cowfs [-n|-y|-p] [-f] [--progress|--no-progress] STORE\n"
+		"usage: fsck.cowfs [-n|-y|-p] [-f] [--scrub] [--progress|--no-progress] STORE\n"
 		"\n"
 		"Checks the cowfs store in the directory STORE, which must not be in use.\n"
 		"\n"
@@ -2490,6 +2616,8 @@ static void usage(FILE *fp)
 		"  -y               repair everything that can be repaired\n"
 		"  -p, -a           repair only what is safe to repair unattended\n"
 		"  -f               accepted for fsck(8); the check is always full\n"
+		"  --scrub          also read every block that has a checksum and\n"
+		"                   name the files whose data does not match it\n"
 		"  --progress       show progress on standard error\n"
 		"  --no-progress    never show progress\n"
 		"  -h, --help       print this help\n"
@@ -2504,6 +2632,7 @@ int main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "progress", no_argument, NULL, 'P' },
 		{ "no-progress", no_argument, NULL, 'Q' },
+		{ "scrub", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -2537,6 +2666,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'Q':
 			progress = 0;
+			break;
+		case 'S':
+			f.scrub = true;
 			break;
 		case 'h':
 			usage(stdout);

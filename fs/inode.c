@@ -227,8 +227,10 @@ void inode_to_stat(const struct fs *fs, const struct inode *in,
 
 void fs_note_changes(struct fs *fs, uint64_t n)
 {
+	uint64_t before = fs->changes;
+
 	fs->changes += n;
-	if (fs->changes == COMMIT_CHANGES_MAX) {
+	if (before < COMMIT_CHANGES_MAX && fs->changes >= COMMIT_CHANGES_MAX) {
 		pthread_mutex_lock(&fs->commit_wait_lock);
 		pthread_cond_signal(&fs->commit_wake);
 		pthread_mutex_unlock(&fs->commit_wait_lock);
@@ -297,6 +299,62 @@ int fs_commit(struct fs *fs)
 	return rc;
 }
 
+/*
+ * Checksums slots that stayed quiet for a whole transaction (invariant 7),
+ * reading at most @budget bytes. The data is read with no lock held: a
+ * write into a listed slot marks it before it starts, and such a slot's
+ * sum is dropped. The sums go into the open transaction.
+ */
+void fs_sum_quiet(struct fs *fs, uint64_t budget)
+{
+	enum { BATCH = 256 };
+	uint64_t slots[BATCH], gen = 0, done = 0;
+	uint8_t (*sums)[META_SUM_SIZE] = malloc(BATCH * sizeof(*sums));
+	void *buf = malloc(fs->bs);
+	size_t pos = 0;
+
+	while (sums && buf && done < budget) {
+		size_t n, max = MIN(BATCH, (budget - done + fs->bs - 1) >> fs->bshift);
+		int rc = 0;
+
+		pthread_mutex_lock(&fs->lock);
+		if (fs->st.summed_gen != gen || fs->commit_error) {
+			gen = fs->st.summed_gen;
+			pos = 0;
+		}
+		n = fs->commit_error ? 0
+				     : store_quiet_slots(&fs->st, &pos, slots, max);
+		pthread_mutex_unlock(&fs->lock);
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n && !rc; i++) {
+			rc = store_sum_slot(&fs->st, slots[i], buf, sums[i]);
+			if (rc) {
+				log_msg("store \"%s\": cannot read slot %llu to checksum it: %s",
+					fs->st.path,
+					(unsigned long long)slots[i],
+					strerror(-rc));
+				n = i;
+			}
+		}
+		pthread_mutex_lock(&fs->lock);
+		if (!fs->commit_error) {
+			int k = store_set_sums(&fs->st, gen, slots, sums, n);
+
+			if (k > 0)
+				fs_note_changes(fs, (uint64_t)k);
+			else if (k < 0)
+				rc = k;
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (rc)
+			break;
+		done += (uint64_t)n << fs->bshift;
+	}
+	free(sums);
+	free(buf);
+}
+
 static void *committer(void *arg)
 {
 	struct fs *fs = arg;
@@ -312,6 +370,7 @@ static void *committer(void *arg)
 		if (fs->stopping)
 			break;
 		pthread_mutex_unlock(&fs->commit_wait_lock);
+		fs_sum_quiet(fs, SUM_BUDGET_ROUND);
 		fs_commit(fs);
 		pthread_mutex_lock(&fs->commit_wait_lock);
 	}
@@ -433,6 +492,11 @@ void fs_destroy(struct fs *fs)
 		}
 		pthread_mutex_lock(&fs->lock);
 		fs->changes++;
+		commit_locked(fs);
+		pthread_mutex_unlock(&fs->lock);
+		/* What the last transaction wrote is quiet now: sum it. */
+		fs_sum_quiet(fs, SUM_BUDGET_UNMOUNT);
+		pthread_mutex_lock(&fs->lock);
 		commit_locked(fs);
 		pthread_mutex_unlock(&fs->lock);
 	}

@@ -44,6 +44,7 @@ struct cmdline {
 	unsigned commit;
 	int nosplice;
 	int no_writeback;
+	int verify;
 	int help;
 	int version;
 	int extra;	/* a third non-option argument */
@@ -55,6 +56,7 @@ static const struct fuse_opt cowfs_opts[] = {
 	OPT("nosplice", nosplice, 1),
 	OPT("writeback_cache", no_writeback, 0),
 	OPT("no_writeback_cache", no_writeback, 1),
+	OPT("verify", verify, 1),
 	OPT("-h", help, 1),
 	OPT("--help", help, 1),
 	OPT("-V", version, 1),
@@ -77,6 +79,8 @@ static void usage(FILE *f)
 		"  -o commit=SECONDS      commit metadata at least this often (default 5)\n"
 		"  -o nosplice            move data through memory instead of splice\n"
 		"  -o no_writeback_cache  send every write to the daemon at once\n"
+		"  -o verify              check every read against the block checksums\n"
+		"                         (EIO on a mismatch; costs a second read)\n"
 		"  -o allow_other         let other users use the mount\n"
 		"  -o ro                  mount read-only\n"
 		"  -h, --help             print this help\n"
@@ -277,6 +281,7 @@ int main(int argc, char *argv[])
 	o.commit_interval = c.commit;
 	o.nosplice = c.nosplice;
 	o.writeback = !c.no_writeback;
+	o.verify = c.verify;
 	o.debug = fo.debug;
 
 	fs = calloc(1, sizeof(*fs));

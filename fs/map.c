@@ -438,8 +438,10 @@ int64_t map_prepare_write(struct fs *fs, struct inode *in, uint64_t b,
 	err = block_for_write(fs, in, b, &c, &old);
 	if (err)
 		return err;
-	if (old && store_slot_private(st, old) && c->crefs <= 1)
+	if (old && store_slot_private(st, old) && c->crefs <= 1) {
+		store_note_write(st, old);
 		return (int64_t)old;
+	}
 
 	hint = i > 0 && c->slot[i - 1] ? c->slot[i - 1] + 1 : 0;
 	err = store_alloc(st, hint, &slot, &zeroed);

@@ -1113,11 +1113,52 @@ static void count_read(struct fs *fs, const struct fuse_bufvec *bv,
 	}
 }
 
+/* A block a read under -o verify checks before it replies. */
+struct verify {
+	uint64_t slot, block;
+	uint8_t sum[META_SUM_SIZE];
+};
+
+/*
+ * -o verify: reads each checksummed slot of the reply whole and compares.
+ * A slot with a sum is never written (invariant 7), so a mismatch is
+ * damage: EIO, and a log line naming the file and block.
+ */
+static int verify_blocks(struct fs *fs, fuse_ino_t ino,
+			 const struct verify *vf, size_t n)
+{
+	uint8_t got[META_SUM_SIZE];
+	void *buf;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	buf = malloc(fs->bs);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = store_sum_slot(&fs->st, vf[i].slot, buf, got);
+		if (!rc && memcmp(got, vf[i].sum, META_SUM_SIZE) != 0)
+			rc = -EIO;
+		if (rc)
+			log_msg("inode %llu block %llu: slot %llu %s",
+				(unsigned long long)ino,
+				(unsigned long long)vf[i].block,
+				(unsigned long long)vf[i].slot,
+				rc == -EIO ? "does not match its checksum"
+					   : "cannot be read");
+	}
+	free(buf);
+	return rc ? -EIO : 0;
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fuse_bufvec *bv = NULL;
+	struct verify *vf = NULL;
+	size_t nvf = 0;
 	struct inode *in;
 	uint64_t end, pos;
 	int rc;
@@ -1139,7 +1180,10 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto out;
 	}
 	bv = bufvec_new(((end - (uint64_t)off) >> fs->bshift) + 2);
-	if (!bv) {
+	if (fs->opt.verify)
+		vf = malloc((((end - (uint64_t)off) >> fs->bshift) + 2) *
+			    sizeof(*vf));
+	if (!bv || (fs->opt.verify && !vf)) {
 		pthread_mutex_unlock(&fs->lock);
 		fuse_reply_err(req, ENOMEM);
 		goto out;
@@ -1160,10 +1204,20 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		bufvec_add(fs, bv, slot ? store_slot_offset(&fs->st, slot) + boff
 					: 0, len);
+		if (vf && slot && !(fs->st.refs[slot] & SLOT_HOT) &&
+		    meta_slot_get_sum(fs->st.meta, slot, vf[nvf].sum) == 1) {
+			vf[nvf].slot = slot;
+			vf[nvf++].block = b;
+		}
 		pos += len;
 	}
 	read_touch(fs, in);
 	pthread_mutex_unlock(&fs->lock);
+	rc = verify_blocks(fs, ino, vf, nvf);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		goto out;
+	}
 	count_read(fs, bv, end - (uint64_t)off);
 	rc = fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
 	if (rc)
@@ -1171,6 +1225,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 out:
 	pthread_rwlock_unlock(&in->iolock);
 	free(bv);
+	free(vf);
 }
 
 static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
@@ -1885,23 +1940,12 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_write(req, (size_t)res);
 }
 
-static void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
-		     void *arg, struct fuse_file_info *fi, unsigned flags,
-		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+static void ioctl_stat(fuse_req_t req, struct fs *fs, fuse_ino_t ino)
 {
-	struct fs *fs = fs_of(req);
 	struct cowfs_ioc_stat st = { 0 };
 	struct inode *in;
 	int rc;
 
-	if (cmd != COWFS_IOC_STAT) {
-		fuse_reply_err(req, ENOTTY);
-		return;
-	}
-	if (out_bufsz < sizeof(st)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
 	pthread_mutex_lock(&fs->lock);
 	in = get(fs, ino, &rc);
 	if (in) {
@@ -1924,6 +1968,186 @@ static void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_ioctl(req, 0, &st, sizeof(st));
+}
+
+/*
+ * Is @slot's data damaged? Read with no lock; a mismatch counts only if,
+ * under the lock, the slot still has the same sum and is not hot
+ * (invariant 7: then nothing may have written it), and a second read
+ * agrees: a slot freed, punched or reused meanwhile is not damage.
+ */
+static bool slot_damaged(struct fs *fs, uint64_t slot,
+			 const uint8_t want[META_SUM_SIZE], void *buf)
+{
+	uint8_t got[META_SUM_SIZE], now[META_SUM_SIZE];
+	bool still;
+
+	if (store_sum_slot(&fs->st, slot, buf, got) == 0 &&
+	    memcmp(got, want, META_SUM_SIZE) == 0)
+		return false;
+	pthread_mutex_lock(&fs->lock);
+	still = store_slot_count(&fs->st, slot) > 0 &&
+		!(fs->st.refs[slot] & SLOT_HOT) &&
+		meta_slot_get_sum(fs->st.meta, slot, now) == 1 &&
+		memcmp(now, want, META_SUM_SIZE) == 0;
+	pthread_mutex_unlock(&fs->lock);
+	if (!still)
+		return false;
+	return store_sum_slot(&fs->st, slot, buf, got) != 0 ||
+	       memcmp(got, want, META_SUM_SIZE) != 0;
+}
+
+struct owners {
+	struct cowfs_ioc_scrub *sc;
+	uint64_t slot;
+	uint32_t bshift;
+	bool found;
+};
+
+static int add_owner(void *ctx, uint64_t ino, uint64_t block)
+{
+	struct owners *o = ctx;
+	struct cowfs_ioc_scrub *sc = o->sc;
+
+	o->found = true;
+	if (sc->nbad == COWFS_SCRUB_BAD_MAX) {
+		sc->more_bad++;
+		return 0;
+	}
+	sc->bad[sc->nbad++] = (struct cowfs_scrub_bad){
+		.slot = o->slot, .ino = ino, .offset = block << o->bshift
+	};
+	return 0;
+}
+
+static int scrub_step(struct fs *fs, struct cowfs_ioc_scrub *sc)
+{
+	enum { BATCH = 64 };
+	uint64_t slots[BATCH], from = MAX(sc->start, 1), done = 0;
+	uint64_t budget = MIN(MAX(sc->max_bytes, fs->bs), 1ull << 30);
+	uint8_t (*sums)[META_SUM_SIZE] = malloc(BATCH * sizeof(*sums));
+	void *buf = malloc(fs->bs);
+	int rc = sums && buf ? 0 : -ENOMEM;
+
+	sc->next = 0;
+	while (!rc && done < budget) {
+		int n;
+
+		pthread_mutex_lock(&fs->lock);
+		n = meta_slot_sums(fs->st.meta, from, BATCH, slots, sums);
+		pthread_mutex_unlock(&fs->lock);
+		if (n <= 0) {
+			rc = n;
+			from = 0;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct owners o = { sc, slots[i], fs->bshift, false };
+
+			if (!slot_damaged(fs, slots[i], sums[i], buf))
+				continue;
+			log_msg("slot %llu does not match its checksum",
+				(unsigned long long)slots[i]);
+			pthread_mutex_lock(&fs->lock);
+			rc = meta_slot_owners(fs->st.meta, slots[i], add_owner,
+					      &o, fs->st.chunk_blocks);
+			pthread_mutex_unlock(&fs->lock);
+			if (!rc && !o.found)
+				add_owner(&o, 0, 0);
+			if (rc)
+				break;
+		}
+		sc->checked += (uint64_t)n;
+		done += (uint64_t)n << fs->bshift;
+		from = slots[n - 1] + 1;
+	}
+	sc->next = from;
+	pthread_mutex_lock(&fs->lock);
+	sc->store_slots = fs->st.used;
+	sc->unsummed = store_hot_count(&fs->st);
+	pthread_mutex_unlock(&fs->lock);
+	sc->block_size = fs->bs;
+	free(sums);
+	free(buf);
+	return rc;
+}
+
+static void ioctl_scrub(fuse_req_t req, struct fs *fs, const void *in_buf,
+			size_t in_bufsz)
+{
+	struct cowfs_ioc_scrub *sc = calloc(1, sizeof(*sc));
+	int rc;
+
+	if (!sc) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(sc, in_buf, MIN(in_bufsz, sizeof(*sc)));
+	sc->checked = sc->nbad = sc->more_bad = 0;
+	rc = scrub_step(fs, sc);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_ioctl(req, 0, sc, sizeof(*sc));
+	free(sc);
+}
+
+static void ioctl_path(fuse_req_t req, struct fs *fs, const void *in_buf)
+{
+	struct cowfs_ioc_path *p = malloc(sizeof(*p));
+	int rc;
+
+	if (!p) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(&p->ino, in_buf, sizeof(p->ino));
+	pthread_mutex_lock(&fs->lock);
+	rc = meta_path(fs->st.meta, p->ino, p->path, sizeof(p->path));
+	pthread_mutex_unlock(&fs->lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_ioctl(req, 0, p, sizeof(*p));
+	free(p);
+}
+
+static void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+		     void *arg, struct fuse_file_info *fi, unsigned flags,
+		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct fs *fs = fs_of(req);
+	bool root = fuse_req_ctx(req)->uid == 0;
+
+	switch (cmd) {
+	case COWFS_IOC_STAT:
+		if (out_bufsz < sizeof(struct cowfs_ioc_stat))
+			fuse_reply_err(req, EINVAL);
+		else
+			ioctl_stat(req, fs, ino);
+		return;
+	case COWFS_IOC_SCRUB:
+		/* It reads every file's data and names damaged files. */
+		if (!root)
+			fuse_reply_err(req, EPERM);
+		else if (in_bufsz < sizeof(struct cowfs_ioc_scrub) ||
+			 out_bufsz < sizeof(struct cowfs_ioc_scrub))
+			fuse_reply_err(req, EINVAL);
+		else
+			ioctl_scrub(req, fs, in_buf, in_bufsz);
+		return;
+	case COWFS_IOC_PATH:
+		if (!root)
+			fuse_reply_err(req, EPERM);
+		else if (in_bufsz < sizeof(uint64_t) ||
+			 out_bufsz < sizeof(struct cowfs_ioc_path))
+			fuse_reply_err(req, EINVAL);
+		else
+			ioctl_path(req, fs, in_buf);
+		return;
+	default:
+		fuse_reply_err(req, ENOTTY);
+	}
 }
 
 /* First block >= @b that is mapped (@want_data) or a hole; UINT64_MAX if none. */

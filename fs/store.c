@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include <endian.h>
+#include <xxhash.h>
 
 #include "fs/store.h"
 #include "fs/util.h"
@@ -245,7 +246,7 @@ int store_create(const char *path, uint32_t block_size, bool force,
 		goto out;
 	}
 	memcpy(h.magic, STORE_PACK_MAGIC, sizeof(STORE_PACK_MAGIC));
-	h.version = htole32(META_FORMAT_VERSION);
+	h.version = htole32(STORE_PACK_VERSION);
 	h.block_size = htole32(block_size);
 	memcpy(h.uuid, sb.uuid, sizeof(h.uuid));
 	if (pwrite(packfd, &h, sizeof(h), 0) != sizeof(h) ||
@@ -298,7 +299,23 @@ static int grow_refs(struct store *st, uint64_t need)
 	return 0;
 }
 
-static int load_slot(void *ctx, uint64_t slot, uint32_t refs)
+/* Adds @slot to the hot list (it has SLOT_HOT set, or is about to). */
+static void hot_push(struct store *st, uint64_t slot)
+{
+	uint64_t *p = grow_array(st->hot, &st->hot_cap, st->nhot,
+				 sizeof(*p));
+
+	if (!p) {
+		/* As mark_dirty(): no safe way on. */
+		log_msg("store \"%s\": out of memory for the hot slot list",
+			st->path);
+		abort();
+	}
+	st->hot = p;
+	st->hot[st->nhot++] = slot;
+}
+
+static int load_slot(void *ctx, uint64_t slot, uint32_t refs, bool summed)
 {
 	struct store *st = ctx;
 
@@ -310,7 +327,10 @@ static int load_slot(void *ctx, uint64_t slot, uint32_t refs)
 	}
 	if (grow_refs(st, slot + 1))
 		return -ENOMEM;
-	st->refs[slot] = refs | (refs > 1 ? SLOT_CSHARED : 0);
+	st->refs[slot] = refs | (refs > 1 ? SLOT_CSHARED : 0) |
+			 (summed ? 0 : SLOT_HOT);
+	if (!summed)
+		hot_push(st, slot);
 	if (slot >= st->nslots)
 		st->nslots = slot + 1;
 	st->used++;
@@ -365,10 +385,10 @@ static int open_pack(struct store *st, char *err, size_t errlen)
 			 st->path);
 		return -EINVAL;
 	}
-	if (le32toh(h.version) != META_FORMAT_VERSION) {
+	if (le32toh(h.version) != STORE_PACK_VERSION) {
 		snprintf(err, errlen,
 			 "store \"%s\" has format version %u; this cowfs reads version %d",
-			 st->path, le32toh(h.version), META_FORMAT_VERSION);
+			 st->path, le32toh(h.version), STORE_PACK_VERSION);
 		return -EPROTONOSUPPORT;
 	}
 
@@ -474,9 +494,11 @@ void store_close(struct store *st)
 	st->packfd = st->packfd_direct = st->dirfd = -1;
 	free(st->refs);
 	free(st->dirty);
+	free(st->hot);
 	free(st->path);
 	st->refs = NULL;
 	st->dirty = NULL;
+	st->hot = NULL;
 	st->path = NULL;
 }
 
@@ -550,7 +572,9 @@ int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
 	else
 		st->nfree--;
 	mark_dirty(st, slot);
-	st->refs[slot] |= 1;
+	/* A new slot has no sum: it is hot until it has been quiet. */
+	st->refs[slot] |= 1 | SLOT_HOT | SLOT_WRITTEN;
+	hot_push(st, slot);
 	st->used++;
 	st->cursor = slot + 1;
 	*zeroed = slot >= st->fresh;
@@ -647,12 +671,29 @@ void store_post_commit(struct store *st)
 			run_start = s;
 			run_len = 1;
 		} else {
-			st->refs[s] = n | (n > 1 ? SLOT_CSHARED : 0);
+			st->refs[s] = n | (n > 1 ? SLOT_CSHARED : 0) |
+				      (st->refs[s] & SLOT_HOT);
 		}
 	}
 	if (run_len)
 		punch_slots(st, run_start, run_len);
 	st->ndirty = 0;
+
+	/*
+	 * What was written is durable now and starts a quiet transaction;
+	 * the hot list drops the slots that were freed or summed.
+	 */
+	size_t k = 0;
+	for (size_t i = 0; i < st->nhot; i++) {
+		uint64_t s = st->hot[i];
+
+		if (!(st->refs[s] & SLOT_HOT))
+			continue;
+		st->refs[s] &= ~SLOT_WRITTEN;
+		st->hot[k++] = s;
+	}
+	st->nhot = k;
+	st->summed_gen++;
 
 	/* Cut free slots off the tail of the pack. */
 	end = st->nslots;
@@ -674,6 +715,90 @@ void store_post_commit(struct store *st)
 			st->fresh = st->nslots;
 		}
 	}
+}
+
+void store_hash(const void *buf, size_t len, uint8_t sum[META_SUM_SIZE])
+{
+	XXH128_hash_t h = XXH3_128bits(buf, len);
+
+	XXH128_canonicalFromHash((XXH128_canonical_t *)sum, h);
+}
+
+size_t store_quiet_slots(struct store *st, size_t *pos, uint64_t *slots,
+			 size_t max)
+{
+	size_t n = 0;
+
+	for (; *pos < st->nhot && n < max; (*pos)++) {
+		uint64_t s = st->hot[*pos];
+		uint32_t r = st->refs[s];
+
+		if ((r & SLOT_HOT) && !(r & SLOT_WRITTEN) &&
+		    (r & SLOT_COUNT_MASK) > 0 && !store_slot_lost(st, s))
+			slots[n++] = s;
+	}
+	return n;
+}
+
+uint64_t store_hot_count(const struct store *st)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < st->nhot; i++) {
+		uint32_t r = st->refs[st->hot[i]];
+
+		n += (r & SLOT_HOT) && (r & SLOT_COUNT_MASK) > 0;
+	}
+	return n;
+}
+
+int store_sum_slot(struct store *st, uint64_t slot, void *buf,
+		   uint8_t sum[META_SUM_SIZE])
+{
+	size_t got = 0;
+
+	while (got < st->block_size) {
+		ssize_t n = pread(st->packfd, (char *)buf + got,
+				  st->block_size - got,
+				  (off_t)(store_slot_offset(st, slot) + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) { /* past the end of the pack: zeros */
+			memset((char *)buf + got, 0, st->block_size - got);
+			break;
+		}
+		got += (size_t)n;
+	}
+	store_hash(buf, st->block_size, sum);
+	return 0;
+}
+
+int store_set_sums(struct store *st, uint64_t gen, const uint64_t *slots,
+		   uint8_t (*sums)[META_SUM_SIZE], size_t n)
+{
+	size_t done = 0;
+
+	if (gen != st->summed_gen)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t s = slots[i];
+		uint32_t r = st->refs[s];
+		int rc;
+
+		if (!(r & SLOT_HOT) || (r & SLOT_WRITTEN) ||
+		    (r & SLOT_COUNT_MASK) == 0)
+			continue;
+		/* Quiet, so allocated before the last commit: it has a row. */
+		rc = meta_slot_set_sum(st->meta, s, sums[i]);
+		if (rc)
+			return rc;
+		st->refs[s] &= ~SLOT_HOT;
+		done++;
+	}
+	return (int)done;
 }
 
 int store_copy(struct store *st, uint64_t from, uint64_t to, uint32_t off,

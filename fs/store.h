@@ -12,7 +12,11 @@
  *  (4) store_slot_private() is true only for a slot whose count is 1 now,
  *      was at most 1 at the last commit and gained no reference since;
  *  (5) a slot whose count falls to 0 is pending until store_post_commit():
- *      store_alloc() never returns it before then.
+ *      store_alloc() never returns it before then;
+ *  (7) a slot whose committed row has a checksum is never written: only a
+ *      hot slot (SLOT_HOT, no checksum in the committed state) is written
+ *      in place, so a checksum always describes what the pack holds, even
+ *      after a crash.
  *
  * Locking: every function that takes a struct store * except the I/O
  * helpers (store_read_at, store_copy, store_zero) must be called with the
@@ -30,12 +34,16 @@
 #define STORE_META_NAME "meta.db"
 #define STORE_PACK_NAME "blocks"
 #define STORE_PACK_MAGIC "COWFSPK"
+#define STORE_PACK_VERSION 1	/* the pack's layout; meta.db has its own */
 #define STORE_HEADER_SIZE 4096
 #define STORE_DEFAULT_BLOCK_SIZE 65536
 #define STORE_DEFAULT_CHUNK_BLOCKS 1024
 
 /* Bits of store->refs[] above the count. */
-#define SLOT_COUNT_MASK 0x1fffffffu
+#define SLOT_COUNT_MASK 0x07ffffffu
+#define SLOT_WRITTEN (1u << 27)	/* data written in the open transaction */
+#define SLOT_HOT (1u << 28)	/* no checksum in the committed state: may
+				 * be written in place (invariant 7) */
 #define SLOT_PENDING (1u << 29)	/* freed in the open transaction */
 #define SLOT_CSHARED (1u << 30)	/* shared at the last commit or since */
 #define SLOT_DIRTY (1u << 31)	/* count changed in the open transaction */
@@ -60,6 +68,11 @@ struct store {
 	uint64_t cursor;	/* where the next search for a free slot starts */
 	uint64_t *dirty;	/* slots with SLOT_DIRTY set, in order */
 	size_t ndirty, dirty_cap;
+	uint64_t *hot;		/* slots with SLOT_HOT set (and a few freed
+				 * since, dropped at the next commit) */
+	size_t nhot, hot_cap;
+	uint64_t summed_gen;	/* bumped by every commit: sums computed
+				 * before a commit are not trusted after it */
 	uint64_t fresh;		/* slots >= this were never handed out since
 				 * the pack was last cut: they read zeros */
 	uint64_t lost_from, lost_to; /* slots the pack file was found too
@@ -117,12 +130,19 @@ static inline bool store_slot_lost(const struct store *st, uint64_t slot)
 	return slot >= st->lost_from && slot < st->lost_to;
 }
 
-/* Invariant (4): may this slot be written in place? */
+/* Invariants (4) and (7): may this slot be written in place? */
 static inline bool store_slot_private(const struct store *st, uint64_t slot)
 {
 	uint32_t r = st->refs[slot];
 
-	return (r & SLOT_COUNT_MASK) == 1 && !(r & SLOT_CSHARED);
+	return (r & SLOT_COUNT_MASK) == 1 && !(r & SLOT_CSHARED) &&
+	       (r & SLOT_HOT);
+}
+
+/* Records that @slot's data is about to be written (it must be hot). */
+static inline void store_note_write(struct store *st, uint64_t slot)
+{
+	st->refs[slot] |= SLOT_WRITTEN;
 }
 
 /*
@@ -154,6 +174,28 @@ int store_sync(struct store *st);
  * space), updates SLOT_CSHARED and cuts free slots off the pack's tail.
  */
 void store_post_commit(struct store *st);
+
+/*
+ * Checksums (doc/DESIGN.md 1.3). store_quiet_slots() lists up to @max hot
+ * slots not written in the open transaction: their data is what the last
+ * commit made durable, so their sum can be computed without any lock.
+ * store_sum_slot() reads and hashes one slot (no lock needed).
+ * store_set_sums() (under the lock) records the sums of the slots that
+ * are still quiet and were listed in this same transaction (@gen =
+ * summed_gen at listing): a write sets SLOT_WRITTEN under the lock before
+ * it touches the data, and a commit waits for the writes in flight.
+ * Returns how many were recorded, or -errno.
+ */
+size_t store_quiet_slots(struct store *st, size_t *pos, uint64_t *slots,
+			 size_t max);
+int store_sum_slot(struct store *st, uint64_t slot, void *buf,
+		   uint8_t sum[META_SUM_SIZE]);
+int store_set_sums(struct store *st, uint64_t gen, const uint64_t *slots,
+		   uint8_t (*sums)[META_SUM_SIZE], size_t n);
+/* How many slots in use have no checksum yet. */
+uint64_t store_hot_count(const struct store *st);
+/* The checksum of @len bytes (XXH3-128, stored big-endian). */
+void store_hash(const void *buf, size_t len, uint8_t sum[META_SUM_SIZE]);
 
 /* Data helpers (no lock needed; 0 or -errno). */
 int store_copy(struct store *st, uint64_t from, uint64_t to, uint32_t off,

@@ -116,7 +116,9 @@ static const char *const check_sql[CK_COUNT] = {
 	[CK_CHUNK_SET_REFS] = "UPDATE chunk SET refs = ?2 WHERE id = ?1",
 	[CK_CHUNK_SET_MAP] = "UPDATE chunk SET map = ?2 WHERE id = ?1",
 	[CK_CHUNK_DELETE] = "DELETE FROM chunk WHERE id = ?1",
-	[CK_SLOT_SET] = "INSERT OR REPLACE INTO slot(id, refs) VALUES (?1, ?2)",
+	/* A repaired count keeps the slot's checksum. */
+	[CK_SLOT_SET] = "INSERT INTO slot(id, refs) VALUES (?1, ?2)"
+			" ON CONFLICT(id) DO UPDATE SET refs = excluded.refs",
 	[CK_SLOT_DELETE] = "DELETE FROM slot WHERE id = ?1",
 };
 
@@ -583,6 +585,32 @@ int meta_check_slots(struct meta_check *mc,
 			break;
 	}
 	rc = done(s, rc);
+	return rc ? rc : stop;
+}
+
+int meta_check_sums(struct meta_check *mc,
+		    int (*fn)(void *ctx, int64_t id, const void *sum,
+			      size_t len),
+		    void *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, stop = 0;
+
+	/* Prepared here, not with the others: format 1 has no column. */
+	rc = sqlite3_prepare_v2(mc->db, "SELECT id, sum FROM slot"
+				" WHERE sum IS NOT NULL ORDER BY id",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return meta_sqlite_errno(rc);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		stop = fn(ctx, sqlite3_column_int64(s, 0),
+			  sqlite3_column_blob(s, 1),
+			  (size_t)sqlite3_column_bytes(s, 1));
+		if (stop)
+			break;
+	}
+	rc = done(s, rc);
+	sqlite3_finalize(s);
 	return rc ? rc : stop;
 }
 

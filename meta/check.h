@@ -153,6 +153,12 @@ int meta_check_chunk_map(struct meta_check *mc, int64_t id, uint64_t **map,
 int meta_check_slots(struct meta_check *mc,
 		     int (*fn)(void *ctx, int64_t id, int64_t refs), void *ctx);
 
+/* Every slot that has a checksum, in id order, with its sum's bytes. */
+int meta_check_sums(struct meta_check *mc,
+		    int (*fn)(void *ctx, int64_t id, const void *sum,
+			      size_t len),
+		    void *ctx);
+
 /* Every inode number that has xattr rows but no inode row. */
 int meta_check_xattr_orphans(struct meta_check *mc,
 			     int (*fn)(void *ctx, int64_t ino), void *ctx);

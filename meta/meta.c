@@ -69,6 +69,12 @@ enum stmt_id {
 	ST_SLOT_LOAD,
 	ST_SLOT_SET,
 	ST_SLOT_DELETE,
+	ST_SLOT_SET_SUM,
+	ST_SLOT_SUMS,
+	ST_SLOT_SUM_GET,
+	ST_CHUNK_ALL,
+	ST_FMAP_OF_CHUNK,
+	ST_DENTRY_NAME_OF,
 	ST_COUNT
 };
 
@@ -118,9 +124,19 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_CHUNK_INSERT] = "INSERT INTO chunk(refs, map) VALUES (?1, ?2)",
 	[ST_CHUNK_UPDATE] = "UPDATE chunk SET refs = ?2, map = ?3 WHERE id = ?1",
 	[ST_CHUNK_DELETE] = "DELETE FROM chunk WHERE id = ?1",
-	[ST_SLOT_LOAD] = "SELECT id, refs FROM slot",
-	[ST_SLOT_SET] = "INSERT OR REPLACE INTO slot(id, refs) VALUES (?1, ?2)",
+	[ST_SLOT_LOAD] = "SELECT id, refs, sum IS NOT NULL FROM slot",
+	/* A count changes; the slot's data (and so its sum) does not. */
+	[ST_SLOT_SET] = "INSERT INTO slot(id, refs) VALUES (?1, ?2)"
+			" ON CONFLICT(id) DO UPDATE SET refs = excluded.refs",
 	[ST_SLOT_DELETE] = "DELETE FROM slot WHERE id = ?1",
+	[ST_SLOT_SET_SUM] = "UPDATE slot SET sum = ?2 WHERE id = ?1",
+	[ST_SLOT_SUMS] = "SELECT id, sum FROM slot WHERE id >= ?1"
+			 " AND sum IS NOT NULL ORDER BY id LIMIT ?2",
+	[ST_SLOT_SUM_GET] = "SELECT sum FROM slot WHERE id = ?1",
+	[ST_CHUNK_ALL] = "SELECT id, map FROM chunk",
+	[ST_FMAP_OF_CHUNK] = "SELECT ino, cidx FROM fmap WHERE chunk = ?1",
+	[ST_DENTRY_NAME_OF] = "SELECT parent, name FROM dentry WHERE ino = ?1"
+			      " ORDER BY id LIMIT 1",
 };
 
 static const char schema_sql[] =
@@ -139,7 +155,8 @@ static const char schema_sql[] =
 	" chunk INTEGER NOT NULL, PRIMARY KEY(ino, cidx)) WITHOUT ROWID;"
 	"CREATE TABLE chunk(id INTEGER PRIMARY KEY, refs INTEGER NOT NULL,"
 	" map BLOB NOT NULL);"
-	"CREATE TABLE slot(id INTEGER PRIMARY KEY, refs INTEGER NOT NULL);";
+	"CREATE TABLE slot(id INTEGER PRIMARY KEY, refs INTEGER NOT NULL,"
+	" sum BLOB);";
 
 struct meta {
 	sqlite3 *db;
@@ -250,6 +267,53 @@ static int super_set_int(struct meta *m, const char *key, int64_t v)
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, v);
 	return exec1(m, s);
+}
+
+/*
+ * Format 1 had no slot checksums: add the column (every slot then reads
+ * as not yet checksummed, and the daemon sums them as it goes). Runs
+ * before the statements are prepared, since they name the column.
+ */
+static int upgrade(struct meta *m, const char *path, char *err, size_t errlen)
+{
+	static const char to2[] =
+		"BEGIN;"
+		"ALTER TABLE slot ADD COLUMN sum BLOB;"
+		"UPDATE super SET value = 2 WHERE key = 'format_version';"
+		"COMMIT;";
+	sqlite3_stmt *s = NULL;
+	int64_t version = 0;
+	char *msg = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(m->db, "SELECT value FROM super"
+			       " WHERE key = 'format_version'", -1, &s,
+			       NULL) != SQLITE_OK)
+		return 0; /* not a store: prepare_all() says so */
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		version = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (version != 1)
+		return 0;
+	if (m->readonly) {
+		snprintf(err, errlen,
+			 "%s has format version 1; mount it read-write once to upgrade it to %d",
+			 path, META_FORMAT_VERSION);
+		return -EROFS;
+	}
+	rc = sqlite3_exec(m->db, to2, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot upgrade %s to format %d: %s",
+			 path, META_FORMAT_VERSION,
+			 msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
+		return meta_errno(m, rc);
+	}
+	log_msg("%s: upgraded from format version 1 to %d", path,
+		META_FORMAT_VERSION);
+	return 0;
 }
 
 static int prepare_all(struct meta *m)
@@ -432,6 +496,9 @@ int meta_open(const char *path, bool readonly, struct meta **out, char *err,
 	if (rc)
 		goto fail;
 	rc = pragmas(m, readonly, err, errlen);
+	if (rc)
+		goto fail;
+	rc = upgrade(m, path, err, errlen);
 	if (rc)
 		goto fail;
 	rc = prepare_all(m);
@@ -1017,7 +1084,8 @@ int meta_chunk_delete(struct meta *m, uint64_t id)
 }
 
 int meta_slot_load(struct meta *m,
-		   int (*fn)(void *ctx, uint64_t slot, uint32_t refs),
+		   int (*fn)(void *ctx, uint64_t slot, uint32_t refs,
+			     bool summed),
 		   void *ctx)
 {
 	sqlite3_stmt *s = stmt(m, ST_SLOT_LOAD);
@@ -1025,7 +1093,8 @@ int meta_slot_load(struct meta *m,
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		stop = fn(ctx, (uint64_t)sqlite3_column_int64(s, 0),
-			  (uint32_t)sqlite3_column_int64(s, 1));
+			  (uint32_t)sqlite3_column_int64(s, 1),
+			  sqlite3_column_int(s, 2) != 0);
 		if (stop)
 			break;
 	}
@@ -1043,4 +1112,147 @@ int meta_slot_set(struct meta *m, uint64_t slot, uint32_t refs)
 	sqlite3_bind_int64(s, 1, (int64_t)slot);
 	sqlite3_bind_int64(s, 2, refs);
 	return exec1(m, s);
+}
+
+int meta_slot_set_sum(struct meta *m, uint64_t slot,
+		      const uint8_t sum[META_SUM_SIZE])
+{
+	sqlite3_stmt *s = stmt(m, ST_SLOT_SET_SUM);
+
+	sqlite3_bind_int64(s, 1, (int64_t)slot);
+	if (sum)
+		sqlite3_bind_blob(s, 2, sum, META_SUM_SIZE, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 2);
+	return exec1(m, s);
+}
+
+int meta_slot_get_sum(struct meta *m, uint64_t slot,
+		      uint8_t sum[META_SUM_SIZE])
+{
+	sqlite3_stmt *s = stmt(m, ST_SLOT_SUM_GET);
+	int rc, found = 0;
+
+	sqlite3_bind_int64(s, 1, (int64_t)slot);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW &&
+	    sqlite3_column_bytes(s, 0) == META_SUM_SIZE) {
+		memcpy(sum, sqlite3_column_blob(s, 0), META_SUM_SIZE);
+		found = 1;
+	}
+	rc = done(m, s, rc);
+	return rc ? rc : found;
+}
+
+int meta_slot_sums(struct meta *m, uint64_t from, uint32_t max,
+		   uint64_t *slots, uint8_t (*sums)[META_SUM_SIZE])
+{
+	sqlite3_stmt *s = stmt(m, ST_SLOT_SUMS);
+	int rc, n = 0;
+
+	sqlite3_bind_int64(s, 1, (int64_t)from);
+	sqlite3_bind_int64(s, 2, max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 1) != META_SUM_SIZE)
+			continue; /* a damaged sum: nothing to compare with */
+		slots[n] = (uint64_t)sqlite3_column_int64(s, 0);
+		memcpy(sums[n], sqlite3_column_blob(s, 1), META_SUM_SIZE);
+		n++;
+	}
+	rc = done(m, s, rc);
+	return rc ? rc : n;
+}
+
+int meta_slot_owners(struct meta *m, uint64_t slot,
+		     int (*fn)(void *ctx, uint64_t ino, uint64_t block),
+		     void *ctx, uint32_t chunk_blocks)
+{
+	sqlite3_stmt *s = stmt(m, ST_CHUNK_ALL);
+	uint64_t *chunks = NULL, *idx = NULL;
+	size_t n = 0, cap = 0;
+	int rc, stop = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *map = sqlite3_column_blob(s, 1);
+		size_t len = (size_t)sqlite3_column_bytes(s, 1) / 8;
+
+		for (size_t i = 0; i < len; i++) {
+			uint64_t v;
+
+			memcpy(&v, map + i * 8, 8);
+			if (le64toh(v) != slot)
+				continue;
+			if (n == cap) {
+				size_t c = cap ? cap * 2 : 8;
+				uint64_t *a = realloc(chunks, c * sizeof(*a));
+				uint64_t *b = a ? realloc(idx, c * sizeof(*b))
+						: NULL;
+
+				if (a)
+					chunks = a;
+				if (!b) {
+					sqlite3_reset(s);
+					free(chunks);
+					free(idx);
+					return -ENOMEM;
+				}
+				idx = b;
+				cap = c;
+			}
+			chunks[n] = (uint64_t)sqlite3_column_int64(s, 0);
+			idx[n++] = i;
+		}
+	}
+	rc = done(m, s, rc);
+	for (size_t k = 0; !rc && !stop && k < n; k++) {
+		s = stmt(m, ST_FMAP_OF_CHUNK);
+		sqlite3_bind_int64(s, 1, (int64_t)chunks[k]);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW && !stop)
+			stop = fn(ctx, (uint64_t)sqlite3_column_int64(s, 0),
+				  (uint64_t)sqlite3_column_int64(s, 1) *
+					  chunk_blocks + idx[k]);
+		rc = done(m, s, rc);
+	}
+	free(chunks);
+	free(idx);
+	return rc ? rc : stop;
+}
+
+int meta_path(struct meta *m, uint64_t ino, char *buf, size_t size)
+{
+	size_t len = 0;
+	int rc = 0;
+
+	/* Built from the end of @buf toward its start, then moved down. */
+	buf[size - 1] = '\0';
+	for (int depth = 0; ino != META_ROOT_INO && depth < 4096; depth++) {
+		sqlite3_stmt *s = stmt(m, ST_DENTRY_NAME_OF);
+		size_t nlen;
+
+		sqlite3_bind_int64(s, 1, (int64_t)ino);
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_ROW) {
+			rc = done(m, s, rc);
+			return rc ? rc : -ENOENT; /* unlinked: no path */
+		}
+		nlen = (size_t)sqlite3_column_bytes(s, 1);
+		if (len + nlen + 2 > size) {
+			done(m, s, rc);
+			return -ENAMETOOLONG;
+		}
+		len += nlen + 1;
+		memcpy(buf + size - 1 - len + 1, sqlite3_column_blob(s, 1),
+		       nlen);
+		buf[size - 1 - len] = '/';
+		ino = (uint64_t)sqlite3_column_int64(s, 0);
+		rc = done(m, s, rc);
+		if (rc)
+			return rc;
+	}
+	if (len == 0) {
+		snprintf(buf, size, "/");
+		return 0;
+	}
+	memmove(buf, buf + size - 1 - len, len + 1);
+	return 0;
 }

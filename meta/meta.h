@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define META_FORMAT_VERSION 1
+#define META_FORMAT_VERSION 2
+#define META_SUM_SIZE 16	/* XXH3-128 of a slot's bytes */
 #define META_ROOT_INO 1
 #define META_NAME_MAX 255
 #define META_XATTR_NAME_MAX 255
@@ -163,10 +164,39 @@ int meta_chunk_update(struct meta *m, uint64_t id, uint32_t refs,
 		      const uint64_t *map, uint32_t n);
 int meta_chunk_delete(struct meta *m, uint64_t id);
 
-/* Slot reference counts. set with refs = 0 deletes the row. */
+/*
+ * Slots: reference counts and checksums. set with refs = 0 deletes the
+ * row; a new row has no sum. load passes whether the row has a sum.
+ */
 int meta_slot_load(struct meta *m,
-		   int (*fn)(void *ctx, uint64_t slot, uint32_t refs),
+		   int (*fn)(void *ctx, uint64_t slot, uint32_t refs,
+			     bool summed),
 		   void *ctx);
 int meta_slot_set(struct meta *m, uint64_t slot, uint32_t refs);
+/* Sets (or with @sum NULL clears) a slot's checksum. */
+int meta_slot_set_sum(struct meta *m, uint64_t slot,
+		      const uint8_t sum[META_SUM_SIZE]);
+/* 1 and the sum, 0 if the slot has none, or -errno. */
+int meta_slot_get_sum(struct meta *m, uint64_t slot,
+		      uint8_t sum[META_SUM_SIZE]);
+/*
+ * Up to @max slots numbered @from or more that have a checksum, in order,
+ * into @slots and @sums. Returns how many, or -errno.
+ */
+int meta_slot_sums(struct meta *m, uint64_t from, uint32_t max,
+		   uint64_t *slots, uint8_t (*sums)[META_SUM_SIZE]);
+/*
+ * Calls @fn(ctx, ino, block) for every file block that names @slot (a
+ * scan of every chunk: for reporting damage, not for a hot path). A
+ * non-zero return from @fn stops the walk and is returned.
+ */
+int meta_slot_owners(struct meta *m, uint64_t slot,
+		     int (*fn)(void *ctx, uint64_t ino, uint64_t block),
+		     void *ctx, uint32_t chunk_blocks);
+/*
+ * The path of inode @ino from the root ("/a/b"), by its first name;
+ * -ENOENT if it has none (unlinked), -ENAMETOOLONG if it does not fit.
+ */
+int meta_path(struct meta *m, uint64_t ino, char *buf, size_t size);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include <sqlite3.h>
 
+#include "fs/util.h"
 #include "meta/meta.h"
 #include "tests/unit/scratch.h"
 #include "tests/unit/tap.h"
@@ -147,9 +148,14 @@ static int collect_pair(void *ctx, uint64_t a, uint64_t b)
 	return p->stop_after && p->n >= p->stop_after ? 5 : 0;
 }
 
-static int collect_slot(void *ctx, uint64_t slot, uint32_t refs)
+static int collect_slot(void *ctx, uint64_t slot, uint32_t refs, bool summed)
 {
-	return collect_pair(ctx, slot, refs);
+	return collect_pair(ctx, slot, refs | (summed ? 1000u : 0));
+}
+
+static int collect_owner(void *ctx, uint64_t ino, uint64_t block)
+{
+	return collect_pair(ctx, ino, block);
 }
 
 /* --- creating and opening --- */
@@ -848,6 +854,68 @@ static void test_slot(void)
 	is_int(p.n, 2, "refs 0 deleted the row (2 rows left)");
 	is_int(refs_of[3], 7, "slot 3 has the updated count");
 	is_int(refs_of[4], 2, "slot 4 has its count");
+
+	/* Checksums: set, read back, kept when the count changes. */
+	uint8_t sum[META_SUM_SIZE], got[META_SUM_SIZE];
+	uint64_t ids[4];
+	uint8_t sums[4][META_SUM_SIZE];
+
+	for (int i = 0; i < META_SUM_SIZE; i++)
+		sum[i] = (uint8_t)(0xa0 + i);
+	is_int(meta_slot_get_sum(m, 4, got), 0, "a new slot has no sum");
+	is_int(meta_slot_set_sum(m, 4, sum), 0, "sum set");
+	is_int(meta_slot_get_sum(m, 4, got), 1, "sum read back");
+	ok(memcmp(sum, got, sizeof(sum)) == 0, "the same 16 bytes");
+	meta_slot_set(m, 4, 3);
+	memset(got, 0, sizeof(got));
+	ok(meta_slot_get_sum(m, 4, got) == 1 &&
+		   memcmp(sum, got, sizeof(sum)) == 0,
+	   "a count change keeps the sum");
+	p.n = 0;
+	meta_slot_load(m, collect_slot, &p);
+	for (int i = 0; i < p.n && i < 16; i++)
+		if (p.a[i] < 8)
+			refs_of[p.a[i]] = p.b[i];
+	ok(refs_of[4] == 1003 && refs_of[3] == 7,
+	   "load tells summed (4) from unsummed (3) slots");
+	meta_slot_set_sum(m, 3, sum);
+	is_int(meta_slot_sums(m, 0, 4, ids, sums), 2, "two slots with sums");
+	ok(ids[0] == 3 && ids[1] == 4, "listed in slot order");
+	is_int(meta_slot_sums(m, 4, 4, ids, sums), 1, "listing from slot 4");
+	is_int(meta_slot_sums(m, 0, 1, ids, sums), 1, "listing is limited");
+	is_int(meta_slot_set_sum(m, 3, NULL), 0, "sum cleared");
+	is_int(meta_slot_get_sum(m, 3, got), 0, "cleared sum is gone");
+	meta_slot_set(m, 4, 0);
+	meta_slot_set(m, 4, 1);
+	is_int(meta_slot_get_sum(m, 4, got), 0,
+	       "a freed and reused slot has no sum");
+
+	/* Owners and paths: /d/f names slot 3 at its block 1025. */
+	uint64_t map[2] = { 0, 3 }, cid;
+	char path[64];
+
+	add_inode(m, 10, 040755);
+	add_inode(m, 11, 0100644);
+	meta_dentry_insert(m, 1, "d", 10);
+	meta_dentry_insert(m, 10, "f", 11);
+	meta_chunk_insert(m, 1, map, 2, &cid);
+	meta_fmap_set(m, 11, 1, cid);
+	p.n = 0;
+	is_int(meta_slot_owners(m, 3, collect_owner, &p, 1024), 0,
+	       "owners of slot 3");
+	ok(p.n == 1 && p.a[0] == 11 && p.b[0] == 1025,
+	   "slot 3 is block 1025 of inode 11");
+	p.n = 0;
+	meta_slot_owners(m, 99, collect_owner, &p, 1024);
+	is_int(p.n, 0, "an unused slot has no owner");
+	is_int(meta_path(m, 11, path, sizeof(path)), 0, "path of inode 11");
+	is_str(path, "/d/f", "path is /d/f");
+	is_int(meta_path(m, 11, path, 4), -ENAMETOOLONG,
+	       "a path longer than the buffer: -ENAMETOOLONG");
+	is_int(meta_path(m, 1, path, sizeof(path)), 0, "path of the root");
+	is_str(path, "/", "the root is /");
+	is_int(meta_path(m, 77, path, sizeof(path)), -ENOENT,
+	       "an inode with no name: -ENOENT");
 	meta_close(m);
 	is_int(sql_int(db_path("slot"), "SELECT count(*) FROM slot", -1), 0,
 	       "uncommitted slot rows are gone after close");
@@ -908,24 +976,46 @@ static void test_format_version(void)
 
 	scratch_path_into(path, "version.db");
 	meta_close(m);
-	is_int(sql_exec(path, "UPDATE super SET value = 2"
+	is_int(sql_exec(path, "UPDATE super SET value = 99"
 			      " WHERE key = 'format_version'"),
-	       SQLITE_OK, "format_version set to 2 with sqlite3");
+	       SQLITE_OK, "format_version set to 99 with sqlite3");
 	m2 = (struct meta *)&poison;
 	err[0] = '\0';
 	rc = meta_open(path, false, &m2, err, sizeof(err));
 	is_int(rc, -EPROTONOSUPPORT,
 	       "meta_open refuses another format version: -EPROTONOSUPPORT");
 	ok(m2 == NULL, "refused open leaves *out NULL");
-	ok(strstr(err, "version 2") != NULL, "reason names the version: %s",
+	ok(strstr(err, "version 99") != NULL, "reason names the version: %s",
 	   err);
 	rc = meta_open(path, true, &m2, err, sizeof(err));
 	is_int(rc, -EPROTONOSUPPORT, "read-only open refuses it too");
-	sql_exec(path, "UPDATE super SET value = 1"
+	sql_exec(path, "UPDATE super SET value = " STR(META_FORMAT_VERSION)
 		       " WHERE key = 'format_version'");
 	rc = meta_open(path, false, &m2, err, sizeof(err));
-	is_int(rc, 0, "version 1 opens again");
+	is_int(rc, 0, "the current version opens again");
 	meta_close(m2);
+
+	/* Format 1 had no slot.sum: a read-write open adds it. */
+	sql_exec(path, "INSERT INTO slot(id, refs) VALUES (5, 1);"
+		       "ALTER TABLE slot DROP COLUMN sum;"
+		       "UPDATE super SET value = 1 WHERE key = 'format_version'");
+	rc = meta_open(path, true, &m2, err, sizeof(err));
+	is_int(rc, -EROFS, "a read-only open of format 1 is refused: -EROFS");
+	ok(strstr(err, "upgrade") != NULL, "reason says to upgrade: %s", err);
+	rc = meta_open(path, false, &m2, err, sizeof(err));
+	is_int(rc, 0, "a read-write open of format 1 upgrades it");
+	if (rc == 0) {
+		uint8_t sum[META_SUM_SIZE];
+
+		is_int(meta_super(m2)->format_version, META_FORMAT_VERSION,
+		       "now at the current version");
+		is_int(meta_slot_get_sum(m2, 5, sum), 0,
+		       "an old slot has no sum yet");
+		meta_close(m2);
+	}
+	is_int(sql_int(path, "SELECT value FROM super"
+			     " WHERE key = 'format_version'", -1),
+	       META_FORMAT_VERSION, "the upgrade is committed");
 
 	sql_exec(path, "DELETE FROM super WHERE key = 'chunk_blocks'");
 	rc = meta_open(path, false, &m2, err, sizeof(err));

@@ -1737,6 +1737,74 @@ static void test_share_committed_not_in_place(void)
 	fs_close(&fs, name);
 }
 
+/* Invariant 7: a slot with a checksum is never written in place. */
+static void test_checksums(void)
+{
+	struct fs fs;
+	struct inode *a;
+	uint64_t x, y, list[8], gen;
+	uint8_t want[META_SUM_SIZE], got[META_SUM_SIZE];
+	uint8_t sums[1][META_SUM_SIZE];
+	char buf[BS], back[BS];
+	size_t pos = 0, n;
+	int64_t z;
+	const char *name = "checksums";
+
+	fs_open(&fs, name, true);
+	a = new_file(&fs);
+	x = write_block(&fs, a, 0, 'a');
+	is_int(meta_slot_get_sum(fs.st.meta, x, got), 0,
+	       "a slot written in the open transaction has no sum");
+	fs_sum_quiet(&fs, 1 << 30);
+	is_int(meta_slot_get_sum(fs.st.meta, x, got), 0,
+	       "nor after a sum pass: it is not quiet yet");
+	ok(store_slot_private(&fs.st, x), "it is written in place meanwhile");
+	commit_check(&fs, name, "written");
+	fs_sum_quiet(&fs, 1 << 30);
+	memset(buf, 'a', BS);
+	store_hash(buf, BS, want);
+	ok(meta_slot_get_sum(fs.st.meta, x, got) == 1 &&
+		   memcmp(got, want, sizeof(got)) == 0,
+	   "once quiet for a transaction it has the XXH3-128 of its bytes");
+	ok(!store_slot_private(&fs.st, x), "and is no longer written in place");
+	z = map_prepare_write(&fs, a, 0, 0, 10);
+	ok(z > 0 && (uint64_t)z != x,
+	   "a write into it goes to a new slot (got %lld, x %llu)",
+	   (long long)z, (unsigned long long)x);
+	if (z > 0 && pread(fs.st.packfd, back, BS,
+			   (off_t)store_slot_offset(&fs.st, (uint64_t)z)) == BS)
+		ok(memcmp(back + 10, buf + 10, BS - 10) == 0,
+		   "which holds the rest of the old block");
+	else
+		ok(0, "read the new slot back");
+	commit_check(&fs, name, "relocated");
+
+	/* A slot written after it was listed keeps no sum. */
+	y = write_block(&fs, a, 1, 'y');
+	commit_check(&fs, name, "second block");
+	gen = fs.st.summed_gen;
+	n = store_quiet_slots(&fs.st, &pos, list, 8);
+	ok(n >= 1 && list[n - 1] == y, "the quiet list names the new block");
+	z = map_prepare_write(&fs, a, 1, 0, 10);
+	is_int(z, (int64_t)y, "a hot slot is written in place");
+	is_int(store_set_sums(&fs.st, gen, &y, sums, 1), 0,
+	       "a sum computed before that write is dropped");
+	commit_check(&fs, name, "rewritten");
+	gen = fs.st.summed_gen;
+	commit_check(&fs, name, "another commit");
+	is_int(store_set_sums(&fs.st, gen, &y, sums, 1), 0,
+	       "so is one listed before a commit");
+
+	/* Sums and hotness survive a remount. */
+	fs_close(&fs, name);
+	fs_open(&fs, name, false);
+	ok(meta_slot_get_sum(fs.st.meta, y, got) == 1,
+	   "the unmount summed what the last transaction wrote");
+	ok(!(fs.st.refs[y] & SLOT_HOT) && fs.st.nhot == 0,
+	   "reopen: summed slots are not hot");
+	fs_close(&fs, name);
+}
+
 int main(void)
 {
 	scratch_init("test_store");
@@ -1773,6 +1841,7 @@ int main(void)
 	test_share_chunk_replaces();
 	test_share_chunk_same_inode();
 	test_share_committed_not_in_place();
+	test_checksums();
 	scratch_cleanup();
 	return done_testing();
 }
