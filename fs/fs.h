@@ -57,6 +57,9 @@ struct inode {
 	struct fmap_ent *map;	/* fs->lock: sorted by cidx */
 	size_t nmap, map_cap;	/* fs->lock */
 	uint64_t nblocks;	/* fs->lock: mapped blocks, when map_loaded */
+	uint32_t users;		/* fs->lock: operations using it while they
+				 * do not hold fs->lock (no open handle) */
+	bool referenced;	/* fs->lock: used since the last trim pass */
 	pthread_rwlock_t iolock; /* data I/O shared, truncate exclusive */
 	struct inode *hnext;	/* fs->lock: hash chain */
 	struct inode *dnext;	/* fs->lock: dirty list */
@@ -82,6 +85,15 @@ struct fs {
 
 	struct inode **itab;	/* fs->lock: hash of cached inodes */
 	size_t itab_size, ninodes;
+	size_t trim_pos;	/* fs->lock: where the next trim pass starts */
+	size_t trim_next;	/* fs->lock: no pass below this many inodes */
+	/*
+	 * fs->lock: the kernel's lookup counts of inodes it holds that are
+	 * not in itab (open addressing, ino 0 = empty slot): 16 bytes each
+	 * instead of a struct inode (inode_trim).
+	 */
+	struct lookup_ent { uint64_t ino, n; } *ltab;
+	size_t ltab_size, nlookups;
 	struct inode *dirty_inodes; /* fs->lock */
 	struct chunk **ctab;	/* fs->lock: hash of cached chunks */
 	size_t ctab_size, nchunks;
@@ -120,6 +132,21 @@ struct inode *inode_new(struct fs *fs, struct meta_inode *a,
 void inode_mark_dirty(struct fs *fs, struct inode *in);
 /* Drops the inode from the cache if nothing holds it (fs->lock held). */
 void inode_maybe_evict(struct fs *fs, struct inode *in);
+/*
+ * The kernel forgets @n lookups of @ino (fs->lock held): the inode leaves
+ * the cache, or the lookup table, at zero.
+ */
+void inode_forget(struct fs *fs, uint64_t ino, uint64_t n);
+/*
+ * Keeps the inode cache near INODE_CACHE_MAX entries: inodes the kernel
+ * still knows but nothing uses (no open handle, no user, clean, with a
+ * name) leave it, their lookup counts kept in fs->ltab. Call with fs->lock
+ * held, at the start of an operation, before it takes any inode pointer:
+ * a pointer taken in an earlier critical section is only safe with an
+ * open handle or a users count.
+ */
+void inode_trim(struct fs *fs);
+#define INODE_CACHE_MAX 8192
 void inode_to_stat(const struct fs *fs, const struct inode *in,
 		   struct stat *st);
 /* Counts a change toward the size-triggered commit (fs->lock held). */
@@ -156,6 +183,14 @@ uint64_t map_lookup(struct fs *fs, struct inode *in, uint64_t b);
  * unshares its chunk and its slot as needed and allocates a slot for a
  * hole. Returns the slot or -errno (as a negative int64). fs->lock held.
  */
+/*
+ * Before an overwrite of block @b that would otherwise be copied only
+ * because the block has a checksum (invariant 7): asks for a permit for
+ * the block's whole chunk. 1: commit (the sums are cleared in the open
+ * transaction), then prepare the write, which then goes in place; 0: no
+ * permit needed; or -errno.
+ */
+int map_permit(struct fs *fs, struct inode *in, uint64_t b);
 int64_t map_prepare_write(struct fs *fs, struct inode *in, uint64_t b,
 			  uint32_t off, uint32_t len);
 /* Unmaps whole blocks [@first, @last] (fs->lock held, iolock exclusive). */

@@ -6,6 +6,11 @@
  * attributes live in struct inode and are written to meta.db when they
  * are dirty and either the inode leaves the cache or a commit runs.
  *
+ * Past INODE_CACHE_MAX inodes, idle ones leave the cache although the
+ * kernel still holds them (inode_trim): only their lookup count stays, in
+ * fs->ltab, and they are loaded again when next used. A million files
+ * walked by find cost 16-32 bytes each instead of a struct inode.
+ *
  * When the last name of an inode goes (nlink = 0), it stays, an orphan,
  * until the kernel forgets it and its last handle is closed; then its
  * blocks are freed and its row deleted. Orphans left by a crash are
@@ -57,9 +62,89 @@ static int itab_grow(struct fs *fs)
 	return 0;
 }
 
+/* --- the lookup table: (ino, nlookup) of inodes not in the cache --- */
+
+static size_t ltab_home(const struct fs *fs, uint64_t ino)
+{
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) >> 20) &
+	       (fs->ltab_size - 1);
+}
+
+static struct lookup_ent *ltab_find(struct fs *fs, uint64_t ino)
+{
+	if (!fs->ltab)
+		return NULL;
+	for (size_t i = ltab_home(fs, ino);; i = (i + 1) & (fs->ltab_size - 1)) {
+		if (fs->ltab[i].ino == ino)
+			return &fs->ltab[i];
+		if (fs->ltab[i].ino == 0)
+			return NULL;
+	}
+}
+
+static void ltab_put(struct fs *fs, uint64_t ino, uint64_t n)
+{
+	size_t i = ltab_home(fs, ino);
+
+	while (fs->ltab[i].ino != 0)
+		i = (i + 1) & (fs->ltab_size - 1);
+	fs->ltab[i].ino = ino;
+	fs->ltab[i].n = n;
+	fs->nlookups++;
+}
+
+/* Adds @ino with count @n (not yet present); -ENOMEM if it cannot grow. */
+static int ltab_add(struct fs *fs, uint64_t ino, uint64_t n)
+{
+	if ((fs->nlookups + 1) * 4 > fs->ltab_size * 3) {
+		size_t old = fs->ltab_size;
+		struct lookup_ent *t = fs->ltab;
+
+		fs->ltab = calloc(old ? old * 2 : 4096, sizeof(*t));
+		if (!fs->ltab) {
+			fs->ltab = t;
+			return -ENOMEM;
+		}
+		fs->ltab_size = old ? old * 2 : 4096;
+		fs->nlookups = 0;
+		for (size_t i = 0; i < old; i++)
+			if (t[i].ino)
+				ltab_put(fs, t[i].ino, t[i].n);
+		free(t);
+	}
+	ltab_put(fs, ino, n);
+	return 0;
+}
+
+/* Removes an entry, moving later entries of its probe run back. */
+static void ltab_remove(struct fs *fs, struct lookup_ent *e)
+{
+	size_t mask = fs->ltab_size - 1, i = (size_t)(e - fs->ltab), j = i;
+
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (fs->ltab[j].ino == 0)
+			break;
+		home = ltab_home(fs, fs->ltab[j].ino);
+		/* Can entry j move to the hole at i? Only if its home is not
+		 * in the cyclic range (i, j]. */
+		if ((j > i && (home <= i || home > j)) ||
+		    (j < i && (home <= i && home > j))) {
+			fs->ltab[i] = fs->ltab[j];
+			i = j;
+		}
+	}
+	fs->ltab[i].ino = 0;
+	fs->ltab[i].n = 0;
+	fs->nlookups--;
+}
+
 static struct inode *inode_alloc(struct fs *fs, const struct meta_inode *a,
 				 int *err)
 {
+	struct lookup_ent *e;
 	struct inode *in;
 	pthread_rwlockattr_t ra;
 	size_t h;
@@ -76,6 +161,12 @@ static struct inode *inode_alloc(struct fs *fs, const struct meta_inode *a,
 	in->ino = a->ino;
 	in->attr = *a;
 	in->has_xattrs = -1;
+	in->referenced = true;
+	e = ltab_find(fs, a->ino);
+	if (e) {
+		in->nlookup = e->n;
+		ltab_remove(fs, e);
+	}
 	pthread_rwlockattr_init(&ra);
 	pthread_rwlockattr_setkind_np(&ra,
 				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -95,8 +186,10 @@ struct inode *inode_get(struct fs *fs, uint64_t ino, int *err)
 
 	*err = 0;
 	for (in = fs->itab[inode_hash(fs, ino)]; in; in = in->hnext)
-		if (in->ino == ino)
+		if (in->ino == ino) {
+			in->referenced = true;
 			return in;
+		}
 	*err = meta_inode_get(fs->st.meta, ino, &a);
 	if (*err) {
 		if (*err == -ENOENT)
@@ -203,6 +296,65 @@ void inode_maybe_evict(struct fs *fs, struct inode *in)
 	}
 	inode_clean(in);
 	inode_unhash_free(fs, in);
+}
+
+void inode_forget(struct fs *fs, uint64_t ino, uint64_t n)
+{
+	struct inode *in;
+	struct lookup_ent *e;
+
+	for (in = fs->itab[inode_hash(fs, ino)]; in; in = in->hnext)
+		if (in->ino == ino)
+			break;
+	if (in) {
+		in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;
+		inode_maybe_evict(fs, in);
+		return;
+	}
+	e = ltab_find(fs, ino);
+	if (!e)
+		return;
+	if (n < e->n)
+		e->n -= n;
+	else
+		ltab_remove(fs, e); /* it has a name: nothing to delete */
+}
+
+/* May @in leave the cache while the kernel holds it? */
+static bool inode_idle(struct inode *in)
+{
+	return in->ino != META_ROOT_INO && in->nopen == 0 && in->users == 0 &&
+	       !in->dirty && in->attr.nlink > 0;
+}
+
+void inode_trim(struct fs *fs)
+{
+	size_t low = INODE_CACHE_MAX - INODE_CACHE_MAX / 4;
+
+	if (fs->ninodes <= MAX(INODE_CACHE_MAX, fs->trim_next))
+		return;
+	/* CLOCK: a used inode survives one visit; two turns at most. */
+	for (size_t k = 0; k < 2 * fs->itab_size && fs->ninodes > low; k++) {
+		struct inode **pp = &fs->itab[fs->trim_pos];
+
+		while (*pp) {
+			struct inode *in = *pp;
+
+			if (!inode_idle(in) || in->referenced) {
+				in->referenced = false;
+				pp = &in->hnext;
+				continue;
+			}
+			if (in->nlookup > 0 &&
+			    ltab_add(fs, in->ino, in->nlookup) != 0)
+				return; /* no memory: keep the inode */
+			in->nlookup = 0;
+			inode_unhash_free(fs, in);
+		}
+		fs->trim_pos = (fs->trim_pos + 1) & (fs->itab_size - 1);
+	}
+	/* Most inodes in use (open files)? Do not scan again too soon. */
+	fs->trim_next = fs->ninodes > low ? fs->ninodes + INODE_CACHE_MAX / 4 : 0;
 }
 
 void inode_to_stat(const struct fs *fs, const struct inode *in,
@@ -501,6 +653,8 @@ void fs_destroy(struct fs *fs)
 		pthread_mutex_unlock(&fs->lock);
 	}
 	store_close(&fs->st);
+	free(fs->ltab);
+	fs->ltab = NULL;
 	free(fs->itab);
 	free(fs->ctab);
 	free(fs->zero_page);

@@ -425,6 +425,30 @@ static void chunk_set(struct fs *fs, struct inode *in, struct chunk *c,
 	chunk_mark_dirty(fs, c);
 }
 
+int map_permit(struct fs *fs, struct inode *in, uint64_t b)
+{
+	struct fmap_ent *e = fmap_get(in, b / fs->st.chunk_blocks);
+	uint32_t i = (uint32_t)(b % fs->st.chunk_blocks);
+	struct chunk *c = e ? e->c : NULL;
+	int rc, wait;
+
+	if (!c || i >= c->n || !c->slot[i] || c->refs > 1 || c->crefs > 1)
+		return 0; /* a hole, or copied on write anyway */
+	wait = store_permit(&fs->st, c->slot[i]);
+	if (wait <= 0)
+		return wait;
+	/* The rest of the chunk too: one commit for 1024 blocks. */
+	for (uint32_t k = 0; k < c->n; k++) {
+		if (!c->slot[k] || k == i)
+			continue;
+		rc = store_permit(&fs->st, c->slot[k]);
+		if (rc < 0)
+			return rc;
+	}
+	fs_note_changes(fs, 1);
+	return 1;
+}
+
 int64_t map_prepare_write(struct fs *fs, struct inode *in, uint64_t b,
 			  uint32_t off, uint32_t len)
 {

@@ -357,6 +357,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
+	inode_trim(fs);
 	dir = get_dir(fs, parent, &rc);
 	if (dir)
 		rc = meta_dentry_lookup(fs->st.meta, parent, name, &ino);
@@ -389,23 +390,12 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 }
 
-static void forget_one(struct fs *fs, uint64_t ino, uint64_t n)
-{
-	int rc;
-	struct inode *in = inode_get(fs, ino, &rc);
-
-	if (!in)
-		return;
-	in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;
-	inode_maybe_evict(fs, in);
-}
-
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct fs *fs = fs_of(req);
 
 	pthread_mutex_lock(&fs->lock);
-	forget_one(fs, ino, nlookup);
+	inode_forget(fs, ino, nlookup);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_none(req);
 }
@@ -417,7 +407,7 @@ static void fs_forget_multi(fuse_req_t req, size_t count,
 
 	pthread_mutex_lock(&fs->lock);
 	for (size_t i = 0; i < count; i++)
-		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
+		inode_forget(fs, forgets[i].ino, forgets[i].nlookup);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_none(req);
 }
@@ -489,9 +479,11 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			in = NULL;
 		} else {
 			/* Lock order: iolock before fs->lock. */
+			in->users++; /* no trim frees it meanwhile */
 			pthread_mutex_unlock(&fs->lock);
 			pthread_rwlock_wrlock(&in->iolock);
 			pthread_mutex_lock(&fs->lock);
+			in->users--;
 			locked_io = true;
 		}
 	}
@@ -596,6 +588,7 @@ static struct inode *make_node(fuse_req_t req, struct fs *fs, uint64_t parent,
 		*err = -ENAMETOOLONG;
 		return NULL;
 	}
+	inode_trim(fs); /* the caller holds no inode yet */
 	dir = get_dir(fs, parent, err);
 	if (!dir)
 		return NULL;
@@ -1252,9 +1245,32 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	pthread_rwlock_rdlock(&in->iolock);
-	pthread_rwlock_rdlock(&fs->commit_lock);
-	pthread_mutex_lock(&fs->lock);
-	rc = fs->commit_error;
+	/*
+	 * Blocks with a checksum are not written in place (invariant 7):
+	 * rather than copying each, their chunk's sums are cleared and
+	 * committed first (one commit per 64 MiB chunk); after that the
+	 * write goes in place. A second round copies whatever still needs it.
+	 */
+	for (int round = 0;; round++) {
+		bool wait = false;
+
+		pthread_rwlock_rdlock(&fs->commit_lock);
+		pthread_mutex_lock(&fs->lock);
+		rc = fs->commit_error;
+		for (pos = (uint64_t)off & ~(uint64_t)(fs->bs - 1);
+		     !rc && round == 0 && pos < end; pos += fs->bs) {
+			int w = map_permit(fs, in, pos >> fs->bshift);
+
+			if (w < 0)
+				rc = w;
+			wait |= w > 0;
+		}
+		if (rc || !wait)
+			break;
+		pthread_mutex_unlock(&fs->lock);
+		pthread_rwlock_unlock(&fs->commit_lock);
+		fs_commit(fs); /* an error stays in fs->commit_error */
+	}
 	if (!rc) {
 		bv = bufvec_new((size >> fs->bshift) + 2);
 		rc = bv ? 0 : -ENOMEM;
@@ -1649,6 +1665,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
+	inode_trim(fs);
 	dir = get_dir(fs, ino, &rc);
 	if (!dir && rc == -ENOENT)
 		dir = inode_get(fs, ino, &rc); /* listing a removed dir: empty */

@@ -495,6 +495,7 @@ void store_close(struct store *st)
 	free(st->refs);
 	free(st->dirty);
 	free(st->hot);
+	free(st->permit);
 	free(st->path);
 	st->refs = NULL;
 	st->dirty = NULL;
@@ -693,6 +694,24 @@ void store_post_commit(struct store *st)
 		st->hot[k++] = s;
 	}
 	st->nhot = k;
+
+	/*
+	 * Permits: the cleared sums are durable, so these slots may be
+	 * written in place from now on. Marked written, so that no sum pass
+	 * takes them back before the writer that asked comes back.
+	 */
+	for (size_t i = 0; i < st->npermit; i++) {
+		uint64_t s = st->permit[i];
+
+		if (!(st->refs[s] & SLOT_PERMIT))
+			continue;
+		st->refs[s] &= ~SLOT_PERMIT;
+		if ((st->refs[s] & SLOT_COUNT_MASK) == 0)
+			continue;
+		st->refs[s] |= SLOT_HOT | SLOT_WRITTEN;
+		hot_push(st, s);
+	}
+	st->npermit = 0;
 	st->summed_gen++;
 
 	/* Cut free slots off the tail of the pack. */
@@ -738,6 +757,28 @@ size_t store_quiet_slots(struct store *st, size_t *pos, uint64_t *slots,
 			slots[n++] = s;
 	}
 	return n;
+}
+
+int store_permit(struct store *st, uint64_t slot)
+{
+	uint32_t r = st->refs[slot];
+	uint64_t *p;
+	int rc;
+
+	if (r & SLOT_PERMIT)
+		return 1;
+	if ((r & SLOT_HOT) || (r & SLOT_COUNT_MASK) != 1 || (r & SLOT_CSHARED))
+		return 0;
+	p = grow_array(st->permit, &st->permit_cap, st->npermit, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	st->permit = p;
+	rc = meta_slot_set_sum(st->meta, slot, NULL);
+	if (rc)
+		return rc;
+	st->permit[st->npermit++] = slot;
+	st->refs[slot] |= SLOT_PERMIT;
+	return 1;
 }
 
 uint64_t store_hot_count(const struct store *st)

@@ -40,7 +40,9 @@
 #define STORE_DEFAULT_CHUNK_BLOCKS 1024
 
 /* Bits of store->refs[] above the count. */
-#define SLOT_COUNT_MASK 0x07ffffffu
+#define SLOT_COUNT_MASK 0x03ffffffu
+#define SLOT_PERMIT (1u << 26)	/* sum cleared in the open transaction: hot
+				 * once it commits (store_permit) */
 #define SLOT_WRITTEN (1u << 27)	/* data written in the open transaction */
 #define SLOT_HOT (1u << 28)	/* no checksum in the committed state: may
 				 * be written in place (invariant 7) */
@@ -71,6 +73,8 @@ struct store {
 	uint64_t *hot;		/* slots with SLOT_HOT set (and a few freed
 				 * since, dropped at the next commit) */
 	size_t nhot, hot_cap;
+	uint64_t *permit;	/* slots with SLOT_PERMIT set */
+	size_t npermit, permit_cap;
 	uint64_t summed_gen;	/* bumped by every commit: sums computed
 				 * before a commit are not trusted after it */
 	uint64_t fresh;		/* slots >= this were never handed out since
@@ -192,6 +196,15 @@ int store_sum_slot(struct store *st, uint64_t slot, void *buf,
 		   uint8_t sum[META_SUM_SIZE]);
 int store_set_sums(struct store *st, uint64_t gen, const uint64_t *slots,
 		   uint8_t (*sums)[META_SUM_SIZE], size_t n);
+/*
+ * Asks that the private, checksummed @slot may be written in place: its
+ * sum is cleared in the open transaction, and once that commits the slot
+ * is hot. Returns 1 if the caller must wait for a commit (a permit is
+ * pending, now or from before), 0 if the slot needs none (hot already, or
+ * not private: then it is copied on write), or -errno.
+ */
+int store_permit(struct store *st, uint64_t slot);
+
 /* How many slots in use have no checksum yet. */
 uint64_t store_hot_count(const struct store *st);
 /* The checksum of @len bytes (XXH3-128, stored big-endian). */

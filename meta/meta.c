@@ -348,9 +348,9 @@ static int pragmas(struct meta *m, bool readonly, char *err, size_t errlen)
 	static const char rw[] = "PRAGMA locking_mode = EXCLUSIVE;"
 				 "PRAGMA journal_mode = WAL;"
 				 "PRAGMA synchronous = FULL;"
-				 "PRAGMA cache_size = -65536;"
+				 "PRAGMA cache_size = -16384;"
 				 "PRAGMA foreign_keys = OFF;";
-	static const char ro[] = "PRAGMA cache_size = -65536;";
+	static const char ro[] = "PRAGMA cache_size = -16384;";
 	char *msg = NULL;
 	int rc = sqlite3_exec(m->db, readonly ? ro : rw, NULL, NULL, &msg);
 

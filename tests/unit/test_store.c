@@ -1786,14 +1786,34 @@ static void test_checksums(void)
 	n = store_quiet_slots(&fs.st, &pos, list, 8);
 	ok(n >= 1 && list[n - 1] == y, "the quiet list names the new block");
 	z = map_prepare_write(&fs, a, 1, 0, 10);
+	fs.st.pack_written = true; /* as fs_write_buf does after the data */
 	is_int(z, (int64_t)y, "a hot slot is written in place");
 	is_int(store_set_sums(&fs.st, gen, &y, sums, 1), 0,
 	       "a sum computed before that write is dropped");
 	commit_check(&fs, name, "rewritten");
 	gen = fs.st.summed_gen;
+	fs.st.pack_written = true; /* (a commit with nothing to do is none) */
 	commit_check(&fs, name, "another commit");
 	is_int(store_set_sums(&fs.st, gen, &y, sums, 1), 0,
 	       "so is one listed before a commit");
+
+	/* A permit: the sum is cleared and committed, then in place. */
+	commit_check(&fs, name, "before the permit");
+	fs_sum_quiet(&fs, 1 << 30);
+	ok(meta_slot_get_sum(fs.st.meta, y, got) == 1, "y has its sum");
+	is_int(map_permit(&fs, a, 1), 1, "an overwrite of y waits for a permit");
+	is_int(map_permit(&fs, a, 1), 1, "still pending before the commit");
+	is_int(meta_slot_get_sum(fs.st.meta, y, got), 0,
+	       "its sum is cleared in the open transaction");
+	ok(!store_slot_private(&fs.st, y), "not written in place yet");
+	commit_check(&fs, name, "permit");
+	is_int(map_permit(&fs, a, 1), 0, "after the commit no permit is needed");
+	pos = 0;
+	n = store_quiet_slots(&fs.st, &pos, list, 8);
+	ok(n == 0 || list[0] != y, "nor is y summed again before it is written");
+	is_int(map_prepare_write(&fs, a, 1, 0, 10), (int64_t)y,
+	       "the overwrite goes in place");
+	commit_check(&fs, name, "after the permit");
 
 	/* Sums and hotness survive a remount. */
 	fs_close(&fs, name);
@@ -1802,6 +1822,44 @@ static void test_checksums(void)
 	   "the unmount summed what the last transaction wrote");
 	ok(!(fs.st.refs[y] & SLOT_HOT) && fs.st.nhot == 0,
 	   "reopen: summed slots are not hot");
+	fs_close(&fs, name);
+}
+
+/* The inode cache stays bounded; trimmed inodes keep their lookups. */
+static void test_inode_trim(void)
+{
+	enum { N = 3 * INODE_CACHE_MAX / 2 };
+	static uint64_t inos[N];
+	struct fs fs;
+	size_t wrong = 0;
+	const char *name = "trim";
+
+	fs_open(&fs, name, true);
+	for (size_t i = 0; i < N; i++) {
+		struct inode *in = new_file(&fs);
+
+		in->nlookup = i % 3 + 1;
+		inos[i] = in->ino;
+	}
+	is_int(fs_commit(&fs), 0, "commit the new inodes");
+	ok(fs.ninodes > INODE_CACHE_MAX, "%zu inodes cached before the trim",
+	   fs.ninodes);
+	inode_trim(&fs);
+	ok(fs.ninodes <= INODE_CACHE_MAX, "%zu inodes cached after it",
+	   fs.ninodes);
+	is_int(fs.ninodes + fs.nlookups, N + 1,
+	       "every inode is cached or in the lookup table");
+	for (size_t i = 0; i < N; i += 2) {
+		int rc;
+		struct inode *in = inode_get(&fs, inos[i], &rc);
+
+		wrong += !in || in->nlookup != i % 3 + 1;
+	}
+	is_int(wrong, 0, "inodes loaded again have their lookup counts");
+	for (size_t i = 0; i < N; i++)
+		inode_forget(&fs, inos[i], i % 3 + 1);
+	is_int(fs.nlookups, 0, "forgetting them all empties the lookup table");
+	is_int(fs.ninodes, 1, "and the cache (but the root)");
 	fs_close(&fs, name);
 }
 
@@ -1842,6 +1900,7 @@ int main(void)
 	test_share_chunk_same_inode();
 	test_share_committed_not_in_place();
 	test_checksums();
+	test_inode_trim();
 	scratch_cleanup();
 	return done_testing();
 }
