@@ -1016,8 +1016,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 	}
 	/*
-	 * Every change to the data passes through this kernel's page cache,
-	 * so what it has cached is still right.
+	 * Every change to the data passes through this kernel's page cache
+	 * (O_DIRECT writes drop what they overwrite: fs_write_buf), so what
+	 * it has cached is still right.
 	 */
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
@@ -1334,6 +1335,22 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 	pthread_rwlock_unlock(&fs->commit_lock);
 	pthread_rwlock_unlock(&in->iolock);
 	free(bv);
+	/*
+	 * An O_DIRECT write went around the kernel's page cache. After a
+	 * synchronous one the kernel drops the range it cached; after an
+	 * asynchronous one (io_submit) it does not, and a buffered reader may
+	 * have cached the old data while the write was in flight: drop it
+	 * here, before the write completes (xfstests generic/451). Pages
+	 * being read are waited for; other threads serve those reads.
+	 */
+	if (res > 0 && !fi->writepage && (fi->flags & O_DIRECT) && fs->se) {
+		int irc = fuse_lowlevel_notify_inval_inode(fs->se, ino, off,
+							   (off_t)res);
+
+		if (irc && irc != -ENOENT)
+			log_debug("write: invalidating inode %llu: %s",
+				  (unsigned long long)ino, strerror(-irc));
+	}
 	if (res < 0)
 		fuse_reply_err(req, (int)-res);
 	else

@@ -21,6 +21,7 @@ tests_unit_test_store_LDADD = libcowfs.a $(SQLITE_LIBS)
 
 # --- Helpers the numbered tests call for what no shell tool does. ---
 COWFS_TEST_HELPERS = \
+	tests/helpers/cowfs_aiodio \
 	tests/helpers/cowfs_checkstore \
 	tests/helpers/cowfs_clonerace \
 	tests/helpers/cowfs_copyrange \
@@ -40,6 +41,7 @@ COWFS_TEST_HELPERS = \
 check_PROGRAMS = $(COWFS_TEST_HELPERS) $(UNIT_TESTS)
 
 COWFS_TEST_COMMON = tests/common/helpers.c tests/common/helpers.h
+tests_helpers_cowfs_aiodio_SOURCES = tests/helpers/cowfs_aiodio.c
 tests_helpers_cowfs_checkstore_SOURCES = tests/helpers/cowfs_checkstore.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_checkstore_LDADD = $(SQLITE_LIBS)
@@ -90,7 +92,8 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/060 tests/cowfs/061 tests/cowfs/062 tests/cowfs/063 \
 	tests/cowfs/064 tests/cowfs/065 tests/cowfs/066 tests/cowfs/067 \
 	tests/cowfs/068 \
-	tests/cowfs/070
+	tests/cowfs/070 \
+	tests/cowfs/110
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its

@@ -20,6 +20,11 @@
  *
  * check prints "checked N idle files, M in flight" and exits 0, or names
  * each mismatch and exits 1.
+ *
+ * For the diagnosis of a mismatch, run also keeps the content of each
+ * file as last recorded in LOG.fN (not synced: the host does not crash);
+ * check then says which byte ranges differ and whether the file holds
+ * zeros or another file's recorded data there.
  */
 #include "config.h"
 
@@ -27,6 +32,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +43,10 @@
 
 #define NFILES 8
 #define MAXSIZE (2u << 20)
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static char dir[4096];
+static const char *logname;
 static int logfd = -1;
 
 static void path_of(char *buf, size_t len, int n)
@@ -97,6 +105,46 @@ static void check_io(int rc, const char *what)
 	tst_die(1, "%s", what);
 }
 
+/* Reads all of @path into a new buffer; its length in *@len. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	unsigned char *buf = malloc(MAXSIZE + (1 << 20));
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	*len = 0;
+	if (fd < 0 || !buf) {
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return NULL;
+	}
+	while ((n = read(fd, buf + *len, MAXSIZE + (1 << 20) - *len)) > 0)
+		*len += (size_t)n;
+	close(fd);
+	return buf;
+}
+
+/* Keeps the recorded content of file @n beside the log (LOG.fN). */
+static void keep_copy(int n, const char *path)
+{
+	char copy[4200], tmp[4300];
+	size_t len;
+	unsigned char *buf = slurp(path, &len);
+	int fd;
+
+	if (!buf)
+		return;
+	snprintf(copy, sizeof(copy), "%s.f%d", logname, n);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", copy);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0 && write(fd, buf, len) == (ssize_t)len)
+		rename(tmp, copy);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+}
+
 static void record(int n)
 {
 	char path[4200];
@@ -109,6 +157,7 @@ static void record(int n)
 		errno = -rc;
 		check_io(-1, path);
 	}
+	keep_copy(n, path);
 	log_line("R %d %llu %llx\n", n, (unsigned long long)size,
 		 (unsigned long long)hash);
 }
@@ -210,6 +259,59 @@ struct expect {
 	uint64_t size, hash;
 };
 
+/*
+ * Says how file @n differs from its kept copy: each run of differing
+ * 4 KiB pages, and what the file holds there (zeros, or the kept data of
+ * another file at the same offset).
+ */
+static void explain(int n, const char *path)
+{
+	char copy[4200];
+	size_t glen, wlen, olen[NFILES];
+	unsigned char *got = slurp(path, &glen), *want, *other[NFILES];
+
+	snprintf(copy, sizeof(copy), "%s.f%d", logname, n);
+	want = slurp(copy, &wlen);
+	if (!got || !want) {
+		printf("  (no kept copy to compare with)\n");
+		free(got);
+		free(want);
+		return;
+	}
+	for (int m = 0; m < NFILES; m++) {
+		snprintf(copy, sizeof(copy), "%s.f%d", logname, m);
+		other[m] = m == n ? NULL : slurp(copy, &olen[m]);
+	}
+	for (size_t p = 0; p < MIN(glen, wlen); p += 4096) {
+		size_t k = MIN(4096, MIN(glen, wlen) - p), q = p;
+		bool zero = true;
+		int from = -1;
+
+		if (!memcmp(got + p, want + p, k))
+			continue;
+		while (q + 4096 < MIN(glen, wlen) &&
+		       memcmp(got + q + 4096, want + q + 4096,
+			      MIN(4096, MIN(glen, wlen) - q - 4096)))
+			q += 4096;
+		for (size_t i = p; i < q + 4096 && i < glen; i++)
+			zero &= got[i] == 0;
+		for (int m = 0; m < NFILES && !zero; m++)
+			if (other[m] && olen[m] >= p + k &&
+			    !memcmp(got + p, other[m] + p, k))
+				from = m;
+		printf("  bytes %zu-%zu differ: %s\n", p,
+		       MIN(q + 4096, MIN(glen, wlen)) - 1,
+		       zero ? "zeros" : from >= 0 ? "another file's data" : "other data");
+		if (from >= 0)
+			printf("  (the kept copy of f%d has them at the same offset)\n", from);
+		p = q;
+	}
+	for (int m = 0; m < NFILES; m++)
+		free(other[m]);
+	free(got);
+	free(want);
+}
+
 static int check(const char *logpath)
 {
 	struct expect ex[NFILES] = { { 0 } };
@@ -262,6 +364,7 @@ static int check(const char *logpath)
 			       (unsigned long long)hash,
 			       (unsigned long long)ex[n].size,
 			       (unsigned long long)ex[n].hash);
+			explain(n, path);
 			bad++;
 		}
 	}
@@ -273,6 +376,7 @@ int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "run")) {
 		snprintf(dir, sizeof(dir), "%s", argv[2]);
+		logname = argv[3];
 		logfd = open(argv[3], O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (logfd < 0)
 			tst_die(1, "%s", argv[3]);
@@ -280,6 +384,7 @@ int main(int argc, char **argv)
 	}
 	if (argc == 4 && !strcmp(argv[1], "check")) {
 		snprintf(dir, sizeof(dir), "%s", argv[2]);
+		logname = argv[3];
 		return check(argv[3]);
 	}
 	fprintf(stderr, "usage: cowfs_crashload run DIR LOG SEED | check DIR LOG\n");
