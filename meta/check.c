@@ -201,11 +201,7 @@ int meta_check_open(const char *path, bool readonly, struct meta_check **out,
 		return -ENOMEM;
 	}
 	mc->readonly = readonly;
-	rc = sqlite3_open_v2(path, &mc->db,
-			     (readonly ? SQLITE_OPEN_READONLY
-				       : SQLITE_OPEN_READWRITE) |
-				     SQLITE_OPEN_NOFOLLOW,
-			     NULL);
+	rc = meta_sqlite_open(path, readonly, &mc->db);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s",
 			 mc->db ? sqlite3_errmsg(mc->db) : sqlite3_errstr(rc));
