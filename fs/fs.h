@@ -68,6 +68,7 @@ struct fs_options {
 	bool nosplice;
 	bool writeback;
 	bool debug;
+	bool readonly;		/* -o ro: the store is opened read-only */
 };
 
 struct fs {

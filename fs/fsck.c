@@ -651,6 +651,20 @@ static int open_pack(struct fsck *f, unsigned char hdr[PACK_HDR_LEN])
 			     strerror(errno));
 		return -1;
 	}
+	{
+		char err[PATH_MAX + 256];
+
+		int rc = store_check_files(f->dirfd, f->store, !f->write, err,
+					   sizeof(err));
+
+		if (rc) {
+			fail(f, "%s%s", err,
+			     rc == -EROFS || rc == -EACCES
+				     ? ": fsck.cowfs -n checks it without repairing"
+				     : "");
+			return -1;
+		}
+	}
 	f->packfd = openat(f->dirfd, STORE_PACK_NAME,
 			   (f->write ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
 				   O_CLOEXEC);

@@ -257,6 +257,8 @@ static int commit_locked(struct fs *fs)
 		return fs->commit_error;
 	if (fs->changes == 0 && !fs->st.pack_written)
 		return 0;
+	if (fs->opt.readonly)
+		return -EROFS;
 	rc = flush_inodes(fs);
 	if (!rc)
 		rc = map_flush(fs);
@@ -363,7 +365,7 @@ int fs_init(struct fs *fs, const char *store_path, const struct fs_options *o,
 
 	memset(fs, 0, sizeof(*fs));
 	fs->opt = *o;
-	rc = store_open(&fs->st, store_path, false, err, errlen);
+	rc = store_open(&fs->st, store_path, o->readonly, err, errlen);
 	if (rc)
 		return rc;
 	fs->bs = fs->st.block_size;
@@ -384,7 +386,8 @@ int fs_init(struct fs *fs, const char *store_path, const struct fs_options *o,
 		goto fail;
 	}
 	fs->ninodes_total = meta_inode_count(fs->st.meta);
-	rc = meta_orphans(fs->st.meta, delete_orphan, fs);
+	/* Read-only, orphans stay for the next read-write mount. */
+	rc = fs->opt.readonly ? 0 : meta_orphans(fs->st.meta, delete_orphan, fs);
 	if (!rc)
 		rc = commit_locked(fs);
 	if (rc) {
@@ -432,7 +435,8 @@ void fs_destroy(struct fs *fs)
 			}
 		}
 		pthread_mutex_lock(&fs->lock);
-		fs->changes++;
+		if (!fs->opt.readonly)
+			fs->changes++;
 		commit_locked(fs);
 		pthread_mutex_unlock(&fs->lock);
 	}

@@ -1055,6 +1055,8 @@ static void read_touch(struct fs *fs, struct inode *in)
 	int64_t now = now_ns();
 	const struct meta_inode *a = &in->attr;
 
+	if (fs->opt.readonly)
+		return;
 	if (a->atime_ns <= a->mtime_ns || a->atime_ns <= a->ctime_ns ||
 	    now - a->atime_ns >= 86400ll * 1000000000) {
 		in->attr.atime_ns = now;

@@ -89,6 +89,17 @@ int store_open(struct store *st, const char *path, bool readonly, char *err,
 	       size_t errlen);
 
 /*
+ * Checks the store directory (open as @dirfd) and what it holds before
+ * anything is opened: no file of the store may be a symbolic link or
+ * other than a regular file, nothing may be writable by other users, and
+ * a user other than root must own it. Unless @readonly, the files must be
+ * writable (else the store is read-only: mount it with -o ro). Returns 0
+ * or -errno with a one-line reason in @err (which names @path).
+ */
+int store_check_files(int dirfd, const char *path, bool readonly, char *err,
+		      size_t errlen);
+
+/*
  * Takes the store's lock on an open descriptor of its pack file: the flock
  * that cowfs holds while it runs, and that mkfs and fsck take too. Fails
  * at once with -EBUSY, and the mount point in @mnt, while the store is

@@ -27,6 +27,7 @@ COWFS_TEST_HELPERS = \
 	tests/helpers/cowfs_crashload \
 	tests/helpers/cowfs_fsx \
 	tests/helpers/cowfs_gen \
+	tests/helpers/cowfs_limits \
 	tests/helpers/cowfs_mknod \
 	tests/helpers/cowfs_open \
 	tests/helpers/cowfs_readdir_race \
@@ -52,6 +53,8 @@ tests_helpers_cowfs_crashload_SOURCES = tests/helpers/cowfs_crashload.c \
 tests_helpers_cowfs_fsx_SOURCES = tests/helpers/cowfs_fsx.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_gen_SOURCES = tests/helpers/cowfs_gen.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_limits_SOURCES = tests/helpers/cowfs_limits.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_mknod_SOURCES = tests/helpers/cowfs_mknod.c \
 	$(COWFS_TEST_COMMON)
@@ -88,7 +91,8 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/043 tests/cowfs/044 tests/cowfs/045 \
 	tests/cowfs/050 \
 	tests/cowfs/060 tests/cowfs/061 tests/cowfs/062 tests/cowfs/063 \
-	tests/cowfs/064 tests/cowfs/065 tests/cowfs/066 tests/cowfs/070
+	tests/cowfs/064 tests/cowfs/065 tests/cowfs/066 tests/cowfs/070 \
+	tests/cowfs/080 tests/cowfs/081 tests/cowfs/082
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its
