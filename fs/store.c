@@ -499,6 +499,18 @@ static int open_pack(struct store *st, char *err, size_t errlen)
 	st->refs[0] = SLOT_PENDING; /* the header: never allocated */
 	st->pack_len = ((uint64_t)sbuf.st_size + st->block_size - 1) >>
 		       st->block_shift;
+	if (st->pack_len < st->nslots && !st->readonly) {
+		/*
+		 * Growing the pack would cover the lost slots, which would
+		 * then read as zeros and look whole to fsck.cowfs: write
+		 * nothing before fsck.cowfs has repaired the store.
+		 */
+		snprintf(err, errlen,
+			 "store \"%s\": the pack file is shorter than its slot table (%llu < %llu slots): data was lost; run fsck.cowfs, or mount with -o ro to read the rest",
+			 st->path, (unsigned long long)st->pack_len,
+			 (unsigned long long)st->nslots);
+		return -EIO;
+	}
 	if (st->pack_len < st->nslots) {
 		/* Reads of those slots fail with EIO; fsck.cowfs names them. */
 		log_msg("store \"%s\": pack file is shorter than its slot table (%llu < %llu slots): data lost, run fsck.cowfs",
