@@ -225,14 +225,18 @@ void inode_to_stat(const struct fs *fs, const struct inode *in,
 	st->st_ctim = ns_to_ts(a->ctime_ns);
 }
 
+void fs_kick_commit(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->commit_wait_lock);
+	pthread_cond_signal(&fs->commit_wake);
+	pthread_mutex_unlock(&fs->commit_wait_lock);
+}
+
 void fs_note_changes(struct fs *fs, uint64_t n)
 {
 	fs->changes += n;
-	if (fs->changes == COMMIT_CHANGES_MAX) {
-		pthread_mutex_lock(&fs->commit_wait_lock);
-		pthread_cond_signal(&fs->commit_wake);
-		pthread_mutex_unlock(&fs->commit_wait_lock);
-	}
+	if (fs->changes == COMMIT_CHANGES_MAX)
+		fs_kick_commit(fs);
 }
 
 static int flush_inodes(struct fs *fs)
@@ -284,6 +288,7 @@ static int commit_locked(struct fs *fs)
 	store_post_commit(&fs->st);
 	map_post_commit(fs);
 	fs->changes = 0;
+	fs->txn_bytes = 0;
 	return 0;
 }
 

@@ -93,6 +93,46 @@ static int check_name(const char *name)
 }
 
 /* Looks up @parent as a live directory. */
+/*
+ * May the open transaction take a change? -EIO once a commit has failed
+ * (what memory holds can no longer be saved: doc/DESIGN.md, "Errors from
+ * the host"), -EROFS on a read-only mount. fs->lock held.
+ */
+static int can_change(struct fs *fs)
+{
+	if (fs->commit_error)
+		return -EIO;
+	if (fs->opt.readonly)
+		return -EROFS;
+	return 0;
+}
+
+/* What one new row costs in meta.db beyond its name or value (estimate). */
+#define ROW_COST 256
+
+/*
+ * can_change(), and room on the host for @bytes more metadata (a name, a
+ * symlink target, an xattr value) besides what the open transaction has
+ * added already: SQLite needs it all at the commit, in its journal and
+ * then in meta.db, so a create or setxattr that the commit could not save
+ * fails now with ENOSPC instead. Removals never need this. fs->lock held.
+ */
+static int meta_room(struct fs *fs, size_t bytes)
+{
+	int rc = can_change(fs);
+
+	if (rc)
+		return rc;
+	rc = store_room(&fs->st, 2 * (fs->txn_bytes + bytes + ROW_COST), true);
+	if (rc)
+		return rc;
+	fs->txn_bytes += bytes + ROW_COST;
+	/* A big transaction is committed early, while there is room. */
+	if (fs->txn_bytes > store_reserve(&fs->st) / 8)
+		fs_kick_commit(fs);
+	return 0;
+}
+
 static struct inode *get_dir(struct fs *fs, uint64_t parent, int *err)
 {
 	struct inode *dir = inode_get(fs, parent, err);
@@ -480,6 +520,11 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	pthread_mutex_lock(&fs->lock);
 	in = get(fs, ino, &rc);
+	if (in) {
+		rc = can_change(fs);
+		if (rc)
+			in = NULL;
+	}
 	if (in && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (!S_ISREG(in->attr.mode)) {
 			rc = S_ISDIR(in->attr.mode) ? -EISDIR : -EINVAL;
@@ -596,6 +641,9 @@ static struct inode *make_node(fuse_req_t req, struct fs *fs, uint64_t parent,
 		*err = -ENAMETOOLONG;
 		return NULL;
 	}
+	*err = meta_room(fs, strlen(name) + (link ? strlen(link) : 0));
+	if (*err)
+		return NULL;
 	dir = get_dir(fs, parent, err);
 	if (!dir)
 		return NULL;
@@ -727,6 +775,8 @@ static int remove_name(struct fs *fs, uint64_t parent, const char *name,
 	uint64_t ino;
 	int rc = check_name(name);
 
+	if (!rc)
+		rc = can_change(fs);
 	if (rc)
 		return rc;
 	dir = get_dir(fs, parent, &rc);
@@ -821,6 +871,8 @@ static int do_rename(struct fs *fs, uint64_t parent, const char *name,
 	rc = check_name(name);
 	if (!rc)
 		rc = check_name(newname);
+	if (!rc)
+		rc = meta_room(fs, strlen(newname));
 	if (rc)
 		return rc;
 	dir = get_dir(fs, parent, &rc);
@@ -943,6 +995,8 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	int rc = check_name(newname);
 
 	pthread_mutex_lock(&fs->lock);
+	if (!rc)
+		rc = meta_room(fs, strlen(newname));
 	if (rc)
 		goto out;
 	dir = get_dir(fs, newparent, &rc);
@@ -1007,7 +1061,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* FUSE_CAP_ATOMIC_O_TRUNC: the truncation is ours to do. */
 		pthread_rwlock_wrlock(&in->iolock);
 		pthread_mutex_lock(&fs->lock);
-		rc = set_size(fs, in, 0);
+		rc = can_change(fs);
+		if (!rc)
+			rc = set_size(fs, in, 0);
 		if (!rc)
 			touch(fs, in, true, true);
 		pthread_mutex_unlock(&fs->lock);
@@ -1201,11 +1257,12 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 	pthread_rwlock_rdlock(&in->iolock);
 	pthread_rwlock_rdlock(&fs->commit_lock);
 	pthread_mutex_lock(&fs->lock);
-	rc = fs->commit_error;
+	rc = can_change(fs);
 	if (!rc) {
 		bv = bufvec_new((size >> fs->bshift) + 2);
 		rc = bv ? 0 : -ENOMEM;
 	}
+	fs->st.pending += size; /* for store_room() */
 	for (pos = (uint64_t)off; !rc && pos < end;) {
 		uint64_t b = pos >> fs->bshift;
 		uint32_t boff = (uint32_t)(pos & (fs->bs - 1));
@@ -1247,6 +1304,7 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 				   : &fs->write_copied,
 				   (uint64_t)res, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&fs->lock);
+	fs->st.pending -= size;
 	if (res > 0) {
 		fs->st.pack_written = true;
 		if ((uint64_t)off + (uint64_t)res > in->attr.size)
@@ -1288,7 +1346,12 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	free_blocks = (uint64_t)host.f_bfree * host.f_frsize >> fs->bshift;
-	avail_blocks = (uint64_t)host.f_bavail * host.f_frsize >> fs->bshift;
+	/* What store_room() keeps back for meta.db is not available. */
+	avail_blocks = (uint64_t)host.f_bavail * host.f_frsize;
+	pthread_mutex_lock(&fs->lock);
+	avail_blocks -= MIN(avail_blocks, store_reserve(&fs->st));
+	pthread_mutex_unlock(&fs->lock);
+	avail_blocks >>= fs->bshift;
 	memset(&st, 0, sizeof(st));
 	st.f_bsize = fs->bs;
 	st.f_frsize = fs->bs;
@@ -1396,6 +1459,11 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	pthread_mutex_lock(&fs->lock);
 	in = inode_get(fs, ino, &rc);
+	if (in) {
+		rc = meta_room(fs, strlen(name) + size);
+		if (rc)
+			in = NULL;
+	}
 	if (in && acl) {
 		mode = in->attr.mode;
 		rc = acl_to_mode(value, size, &mode, &minimal);
@@ -1511,7 +1579,9 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 	pthread_mutex_lock(&fs->lock);
 	in = inode_get(fs, ino, &rc);
-	if (in) {
+	if (in)
+		rc = can_change(fs);
+	if (in && !rc) {
 		rc = meta_xattr_remove(fs->st.meta, ino, name);
 		if (!rc) {
 			in->has_xattrs = -1;
@@ -1720,7 +1790,10 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	}
 	pthread_rwlock_wrlock(&in->iolock);
 	pthread_mutex_lock(&fs->lock);
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+	rc = can_change(fs);
+	if (rc) {
+		/* nothing */
+	} else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
 		rc = zero_range(fs, in, off, end);
 	} else {
 		rc = allocate_range(fs, in, off >> fs->bshift,
@@ -1865,7 +1938,7 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		pthread_rwlock_wrlock(&second->iolock);
 	pthread_rwlock_rdlock(&fs->commit_lock);
 	pthread_mutex_lock(&fs->lock);
-	rc = fs->commit_error;
+	rc = can_change(fs);
 	if ((uint64_t)off_in >= src->attr.size)
 		len = 0;
 	else

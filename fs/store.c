@@ -33,6 +33,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -361,6 +362,39 @@ int store_check_files(int dirfd, const char *path, bool readonly, char *err,
 	return 0;
 }
 
+uint64_t store_reserve(struct store *st)
+{
+	struct statvfs v;
+
+	if (st->reserve == 0 && fstatvfs(st->dirfd, &v) == 0) {
+		uint64_t total = (uint64_t)v.f_blocks * v.f_frsize;
+
+		st->reserve = MIN(MAX(total / 16, 8ull << 20), 256ull << 20);
+	}
+	return st->reserve;
+}
+
+/* Below this much room, statvfs is asked at every request. */
+#define ROOM_RECHECK (64ull << 20)
+
+int store_room(struct store *st, uint64_t need, bool meta)
+{
+	struct statvfs v;
+	uint64_t avail, keep;
+
+	if (st->room >= need + ROOM_RECHECK)
+		return 0;
+	if (fstatvfs(st->dirfd, &v) < 0)
+		return 0; /* unknown: the write itself will tell */
+	avail = (uint64_t)v.f_bavail * v.f_frsize;
+	avail -= MIN(avail, st->pending);
+	keep = store_reserve(st);
+	st->room = avail > keep ? avail - keep : 0;
+	if (meta)
+		keep /= 2;
+	return avail < keep || avail - keep < need ? -ENOSPC : 0;
+}
+
 static int grow_refs(struct store *st, uint64_t need)
 {
 	uint64_t cap = st->cap ? st->cap : 1024;
@@ -637,6 +671,11 @@ int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
 			}
 		}
 	}
+	/* A slot the host has not backed yet (a hole) takes its space. */
+	rc = store_room(st, st->block_size, false);
+	if (rc)
+		return rc;
+	st->room -= MIN(st->room, st->block_size);
 	if (slot == 0) {
 		rc = grow_refs(st, st->nslots + 1);
 		if (rc)
@@ -762,6 +801,7 @@ void store_post_commit(struct store *st)
 	if (run_len)
 		punch_slots(st, run_start, run_len);
 	st->ndirty = 0;
+	st->room = 0; /* look at the host's free space again */
 
 	/* Cut free slots off the tail of the pack. */
 	end = st->nslots;

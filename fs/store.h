@@ -68,6 +68,11 @@ struct store {
 				 * above every allocated slot, so a read of
 				 * a slot is never short */
 	bool pack_written;	/* data written since the last fdatasync */
+	uint64_t reserve;	/* host bytes kept free for meta.db (store_room) */
+	uint64_t room;		/* host bytes above the reserve at the last
+				 * look, less what was handed out since */
+	uint64_t pending;	/* bytes of writes in progress: the host
+				 * does not count them as used yet */
 };
 
 /*
@@ -98,6 +103,19 @@ int store_open(struct store *st, const char *path, bool readonly, char *err,
  */
 int store_check_files(int dirfd, const char *path, bool readonly, char *err,
 		      size_t errlen);
+
+/*
+ * Host space. Returns 0 if @need more bytes may be taken from the host
+ * filesystem, -ENOSPC if that would leave less than the reserve (a
+ * sixteenth of it, 8 MiB to 256 MiB) free: the reserve is kept for meta.db
+ * and its journal, so that a commit, and with it the freeing of space,
+ * still succeeds on a full disk. With @meta the request is for metadata
+ * and may use half of the reserve.
+ */
+int store_room(struct store *st, uint64_t need, bool meta);
+
+/* Bytes of the host's free space that store_room() keeps back. */
+uint64_t store_reserve(struct store *st);
 
 /*
  * Takes the store's lock on an open descriptor of its pack file: the flock
