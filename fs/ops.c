@@ -1239,11 +1239,19 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 	size_t size = fuse_buf_size(in_buf);
 	struct fuse_bufvec *bv = NULL;
 	struct inode *in;
-	uint64_t end = (uint64_t)off + size, pos;
+	uint64_t end, pos;
 	ssize_t res;
 	int rc;
 
-	if (end > COWFS_MAX_FILE_SIZE || end < (uint64_t)off) {
+	/*
+	 * Nothing past the largest file size. A local filesystem writes
+	 * short up to it, but the kernel takes a short reply to a direct
+	 * write for EIO and ignores one to a write-back: the whole request
+	 * fails with EFBIG (seen at write(2), or at fsync and close through
+	 * the writeback cache).
+	 */
+	end = (uint64_t)off + size;
+	if (off < 0 || end > COWFS_MAX_FILE_SIZE) {
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
@@ -1436,6 +1444,27 @@ static int acl_to_mode(const char *value, size_t size, uint32_t *mode,
 	return 0;
 }
 
+static int has_xattrs(struct fs *fs, struct inode *in);
+
+/*
+ * The kernel lists at most XATTR_LIST_MAX (64 KiB) of names: a file with
+ * more could never be listed (getfattr, cp -a and tar would fail with
+ * E2BIG), so a new name that would not fit is refused with ENOSPC, as a
+ * local filesystem refuses one it has no room for. fs->lock held.
+ */
+static int xattr_list_room(struct fs *fs, struct inode *in, const char *name)
+{
+	int rc = has_xattrs(fs, in);
+
+	if (rc <= 0)
+		return rc;
+	rc = meta_xattr_list(fs->st.meta, in->ino, NULL, 0);
+	if (rc < 0 || (size_t)rc + strlen(name) + 1 <= XATTR_LIST_MAX)
+		return rc < 0 ? rc : 0;
+	rc = meta_xattr_get(fs->st.meta, in->ino, name, NULL, 0);
+	return rc >= 0 ? 0 : rc == -ENODATA ? -ENOSPC : rc;
+}
+
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
@@ -1475,7 +1504,10 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			rc = 0;
 		in->has_xattrs = -1;
 	} else if (in && !rc) {
-		rc = meta_xattr_set(fs->st.meta, ino, name, value, size, flags);
+		rc = xattr_list_room(fs, in, name);
+		if (!rc)
+			rc = meta_xattr_set(fs->st.meta, ino, name, value,
+					    size, flags);
 		if (!rc)
 			in->has_xattrs = 1;
 	}
@@ -1911,11 +1943,14 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if ((uint64_t)off_out + len > COWFS_MAX_FILE_SIZE ||
-	    (uint64_t)off_out + len < (uint64_t)off_out) {
-		fuse_reply_err(req, EFBIG);
+	/* As write(2): EFBIG at or past the largest size, short before it. */
+	if (off_out < 0 || off_in < 0 ||
+	    (uint64_t)off_out >= COWFS_MAX_FILE_SIZE) {
+		fuse_reply_err(req, off_out < 0 || off_in < 0 ? EINVAL : EFBIG);
 		return;
 	}
+	len = (size_t)MIN((uint64_t)len,
+			  COWFS_MAX_FILE_SIZE - (uint64_t)off_out);
 	pthread_mutex_lock(&fs->lock);
 	src = get(fs, ino_in, &rc);
 	dst = src ? get(fs, ino_out, &rc) : NULL;

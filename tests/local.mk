@@ -92,8 +92,9 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/050 \
 	tests/cowfs/060 tests/cowfs/061 tests/cowfs/062 tests/cowfs/063 \
 	tests/cowfs/064 tests/cowfs/065 tests/cowfs/066 tests/cowfs/070 \
-	tests/cowfs/080 tests/cowfs/081 tests/cowfs/082 tests/cowfs/086 \
-	tests/cowfs/087 tests/cowfs/088
+	tests/cowfs/080 tests/cowfs/081 tests/cowfs/082 tests/cowfs/083 \
+	tests/cowfs/084 tests/cowfs/085 tests/cowfs/086 tests/cowfs/087 \
+	tests/cowfs/088
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its
