@@ -215,6 +215,8 @@ int meta_check_open(const char *path, bool readonly, struct meta_check **out,
 		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		rc = meta_sqlite_errno(rc);
+		if (readonly && meta_journal_blocks(path, err, errlen))
+			rc = -EROFS;
 		goto fail;
 	}
 	for (int i = 0; i < CK_COUNT; i++) {

@@ -341,6 +341,19 @@ int meta_sqlite_open(const char *path, bool readonly, struct sqlite3 **db)
 			       NULL);
 }
 
+bool meta_journal_blocks(const char *path, char *err, size_t errlen)
+{
+	char wal[4096];
+	struct stat sb;
+
+	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal) ||
+	    lstat(wal, &sb) < 0 || sb.st_size == 0)
+		return false;
+	snprintf(err, errlen,
+		 "meta.db has a journal (meta.db-wal) that only a read-write open can apply; open the store read-write once, or a writable copy of it");
+	return true;
+}
+
 static int connect_db(struct meta *m, const char *path, int flags, char *err,
 		      size_t errlen)
 {
@@ -510,6 +523,10 @@ int meta_open(const char *path, bool readonly, struct meta **out, char *err,
 	if (rc)
 		goto fail;
 	rc = pragmas(m, readonly, why, sizeof(why));
+	if (rc && readonly && meta_journal_blocks(path, err, errlen)) {
+		rc = -EROFS;
+		goto fail;
+	}
 	if (rc) {
 		snprintf(err, errlen, "%s is not a usable database (%s)",
 			 "meta.db", why);

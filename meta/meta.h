@@ -42,6 +42,13 @@ int meta_sqlite_errno(int rc);
 struct sqlite3;
 int meta_sqlite_open(const char *path, bool readonly, struct sqlite3 **db);
 
+/*
+ * For an open of @path that failed read-only: if a journal (-wal file)
+ * is waiting to be applied, which a read-only store cannot do, writes a
+ * reason to @err and returns true.
+ */
+bool meta_journal_blocks(const char *path, char *err, size_t errlen);
+
 struct meta_super {
 	uint32_t format_version;
 	uint32_t block_size;
