@@ -72,6 +72,7 @@ struct fs_options {
 	bool writeback;
 	bool verify;	/* check reads against the slot checksums */
 	bool debug;
+	bool readonly;		/* -o ro: the store is opened read-only */
 };
 
 struct fs {
@@ -100,6 +101,7 @@ struct fs {
 	struct chunk *dirty_chunks; /* fs->lock */
 	uint64_t next_ino;	/* fs->lock */
 	uint64_t changes;	/* fs->lock: changes in the open transaction */
+	uint64_t txn_bytes;	/* fs->lock: names and values it added */
 	int64_t ninodes_total;	/* fs->lock: inodes in the store */
 
 	pthread_t committer;
@@ -151,6 +153,8 @@ void inode_to_stat(const struct fs *fs, const struct inode *in,
 		   struct stat *st);
 /* Counts a change toward the size-triggered commit (fs->lock held). */
 void fs_note_changes(struct fs *fs, uint64_t n);
+/* Asks the commit thread to commit now (any locks may be held). */
+void fs_kick_commit(struct fs *fs);
 
 /*
  * Commits everything: waits for data writes in flight, flushes dirty

@@ -655,6 +655,20 @@ static int open_pack(struct fsck *f, unsigned char hdr[PACK_HDR_LEN])
 			     strerror(errno));
 		return -1;
 	}
+	{
+		char err[PATH_MAX + 256];
+
+		int rc = store_check_files(f->dirfd, f->store, !f->write, err,
+					   sizeof(err));
+
+		if (rc) {
+			fail(f, "%s%s", err,
+			     rc == -EROFS || rc == -EACCES
+				     ? ": fsck.cowfs -n checks it without repairing"
+				     : "");
+			return -1;
+		}
+	}
 	f->packfd = openat(f->dirfd, STORE_PACK_NAME,
 			   (f->write ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
 				   O_CLOEXEC);
@@ -750,6 +764,7 @@ static int integrity_cb(void *ctx, const char *msg)
 	return 0;
 }
 
+/* Returns 0, 1 if meta.db is damaged (a finding), -1 on an operational error. */
 static int check_integrity(struct fsck *f)
 {
 	struct integrity ig = { .n = 0 };
@@ -759,22 +774,23 @@ static int check_integrity(struct fsck *f)
 	rc = meta_check_integrity(f->mc, integrity_cb, &ig);
 	if (rc < 0) {
 		/* A database too damaged to check is damaged. */
-		if (rc == -EIO)
-			fail(f, "store \"%s\": %s is damaged (%s); fsck.cowfs cannot repair a damaged database: restore it from a backup",
-			     f->store, STORE_META_NAME,
-			     meta_check_error(f->mc));
-		else
-			db_fail(f, "check meta.db", rc);
-		return -1;
+		if (rc != -EIO)
+			return db_fail(f, "check meta.db", rc);
+		/* A finding (exit 4), not an operational error. */
+		problem(f, FIX_NONE, "",
+			"store \"%s\": %s is damaged (%s): restore it from a backup",
+			f->store, STORE_META_NAME, meta_check_error(f->mc));
+		return 1;
 	}
 	if (rc > 0) {
 		char more[64] = "";
 
 		if (ig.n > 1)
 			snprintf(more, sizeof(more), ", and %d more", ig.n - 1);
-		fail(f, "store \"%s\": %s is damaged (SQLite integrity check: %s%s); fsck.cowfs cannot repair a damaged database: restore it from a backup",
-		     f->store, STORE_META_NAME, ig.first, more);
-		return -1;
+		problem(f, FIX_NONE, "",
+			"store \"%s\": %s is damaged (SQLite integrity check: %s%s): restore it from a backup",
+			f->store, STORE_META_NAME, ig.first, more);
+		return 1;
 	}
 	return 0;
 }
@@ -2485,8 +2501,13 @@ static int check_pass(struct fsck *f, const unsigned char hdr[PACK_HDR_LEN])
 		return -1;
 	}
 	f->apply_unsafe = can_apply(f, FIX_UNSAFE);
-	if (!f->recheck && check_integrity(f))
-		goto fail;
+	if (!f->recheck) {
+		rc = check_integrity(f);
+		if (rc < 0)
+			goto fail;
+		if (rc > 0)
+			return 1;
+	}
 	rc = check_super(f, hdr);
 	if (rc < 0)
 		goto fail;

@@ -377,16 +377,20 @@ void inode_to_stat(const struct fs *fs, const struct inode *in,
 	st->st_ctim = ns_to_ts(a->ctime_ns);
 }
 
+void fs_kick_commit(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->commit_wait_lock);
+	pthread_cond_signal(&fs->commit_wake);
+	pthread_mutex_unlock(&fs->commit_wait_lock);
+}
+
 void fs_note_changes(struct fs *fs, uint64_t n)
 {
 	uint64_t before = fs->changes;
 
 	fs->changes += n;
-	if (before < COMMIT_CHANGES_MAX && fs->changes >= COMMIT_CHANGES_MAX) {
-		pthread_mutex_lock(&fs->commit_wait_lock);
-		pthread_cond_signal(&fs->commit_wake);
-		pthread_mutex_unlock(&fs->commit_wait_lock);
-	}
+	if (before < COMMIT_CHANGES_MAX && fs->changes >= COMMIT_CHANGES_MAX)
+		fs_kick_commit(fs);
 }
 
 static int flush_inodes(struct fs *fs)
@@ -411,6 +415,8 @@ static int commit_locked(struct fs *fs)
 		return fs->commit_error;
 	if (fs->changes == 0 && !fs->st.pack_written)
 		return 0;
+	if (fs->opt.readonly)
+		return -EROFS;
 	rc = flush_inodes(fs);
 	if (!rc)
 		rc = map_flush(fs);
@@ -436,6 +442,7 @@ static int commit_locked(struct fs *fs)
 	store_post_commit(&fs->st);
 	map_post_commit(fs);
 	fs->changes = 0;
+	fs->txn_bytes = 0;
 	return 0;
 }
 
@@ -574,7 +581,7 @@ int fs_init(struct fs *fs, const char *store_path, const struct fs_options *o,
 
 	memset(fs, 0, sizeof(*fs));
 	fs->opt = *o;
-	rc = store_open(&fs->st, store_path, false, err, errlen);
+	rc = store_open(&fs->st, store_path, o->readonly, err, errlen);
 	if (rc)
 		return rc;
 	fs->bs = fs->st.block_size;
@@ -595,7 +602,8 @@ int fs_init(struct fs *fs, const char *store_path, const struct fs_options *o,
 		goto fail;
 	}
 	fs->ninodes_total = meta_inode_count(fs->st.meta);
-	rc = meta_orphans(fs->st.meta, delete_orphan, fs);
+	/* Read-only, orphans stay for the next read-write mount. */
+	rc = fs->opt.readonly ? 0 : meta_orphans(fs->st.meta, delete_orphan, fs);
 	if (!rc)
 		rc = commit_locked(fs);
 	if (rc) {
@@ -643,7 +651,8 @@ void fs_destroy(struct fs *fs)
 			}
 		}
 		pthread_mutex_lock(&fs->lock);
-		fs->changes++;
+		if (!fs->opt.readonly)
+			fs->changes++;
 		commit_locked(fs);
 		pthread_mutex_unlock(&fs->lock);
 		/* What the last transaction wrote is quiet now: sum it. */

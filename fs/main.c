@@ -48,7 +48,11 @@ struct cmdline {
 	int help;
 	int version;
 	int extra;	/* a third non-option argument */
+	int readonly;	/* -o ro (the last of ro and rw wins) */
 };
+
+/* Options seen here and passed on to libfuse as well. */
+enum { KEY_RO = 1, KEY_RW };
 
 #define OPT(t, p, v) { t, offsetof(struct cmdline, p), v }
 static const struct fuse_opt cowfs_opts[] = {
@@ -61,6 +65,8 @@ static const struct fuse_opt cowfs_opts[] = {
 	OPT("--help", help, 1),
 	OPT("-V", version, 1),
 	OPT("--version", version, 1),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_END
 };
 
@@ -82,7 +88,7 @@ static void usage(FILE *f)
 		"  -o verify              check every read against the block checksums\n"
 		"                         (EIO on a mismatch; costs a second read)\n"
 		"  -o allow_other         let other users use the mount\n"
-		"  -o ro                  mount read-only\n"
+		"  -o ro                  mount read-only (a read-only store needs it)\n"
 		"  -h, --help             print this help\n"
 		"  -V, --version          print the version\n");
 }
@@ -92,6 +98,11 @@ static int opt_proc(void *data, const char *arg, int key,
 {
 	struct cmdline *c = data;
 
+	if (key == KEY_RO || key == KEY_RW) {
+		/* The kernel mounts read-only; we open the store so. */
+		c->readonly = key == KEY_RO;
+		return 1;
+	}
 	if (key != FUSE_OPT_KEY_NONOPT)
 		return 1;
 	if (!c->store) {
@@ -224,7 +235,7 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct fs_options o = { 0 };
 	struct fs *fs = NULL;
-	char store[PATH_MAX], err[512];
+	char store[PATH_MAX], err[512], first[512];
 	struct stat sb = { 0 };
 	int ready_fd = -1, rc, ret = 1;
 
@@ -283,6 +294,7 @@ int main(int argc, char *argv[])
 	o.writeback = !c.no_writeback;
 	o.verify = c.verify;
 	o.debug = fo.debug;
+	o.readonly = c.readonly;
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs) {
@@ -302,9 +314,15 @@ int main(int argc, char *argv[])
 			goto out_session;
 		}
 	}
+	/* A store that cannot be opened is refused in one line. */
+	log_hold();
 	rc = fs_init(fs, store, &o, err, sizeof(err));
+	log_release(rc == 0, first, sizeof(first));
 	if (rc) {
-		log_msg("%s", err);
+		if (rc == -EIO && first[0] && !strstr(err, first))
+			log_msg("%s (%s)", err, first);
+		else
+			log_msg("%s", err);
 		goto out_session;
 	}
 	fs->se = se;

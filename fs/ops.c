@@ -93,6 +93,46 @@ static int check_name(const char *name)
 }
 
 /* Looks up @parent as a live directory. */
+/*
+ * May the open transaction take a change? -EIO once a commit has failed
+ * (what memory holds can no longer be saved: doc/DESIGN.md, "Errors from
+ * the host"), -EROFS on a read-only mount. fs->lock held.
+ */
+static int can_change(struct fs *fs)
+{
+	if (fs->commit_error)
+		return -EIO;
+	if (fs->opt.readonly)
+		return -EROFS;
+	return 0;
+}
+
+/* What one new row costs in meta.db beyond its name or value (estimate). */
+#define ROW_COST 256
+
+/*
+ * can_change(), and room on the host for @bytes more metadata (a name, a
+ * symlink target, an xattr value) besides what the open transaction has
+ * added already: SQLite needs it all at the commit, in its journal and
+ * then in meta.db, so a create or setxattr that the commit could not save
+ * fails now with ENOSPC instead. Removals never need this. fs->lock held.
+ */
+static int meta_room(struct fs *fs, size_t bytes)
+{
+	int rc = can_change(fs);
+
+	if (rc)
+		return rc;
+	rc = store_room(&fs->st, 2 * (fs->txn_bytes + bytes + ROW_COST), true);
+	if (rc)
+		return rc;
+	fs->txn_bytes += bytes + ROW_COST;
+	/* A big transaction is committed early, while there is room. */
+	if (fs->txn_bytes > store_reserve(&fs->st) / 8)
+		fs_kick_commit(fs);
+	return 0;
+}
+
 static struct inode *get_dir(struct fs *fs, uint64_t parent, int *err)
 {
 	struct inode *dir = inode_get(fs, parent, err);
@@ -470,6 +510,11 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	pthread_mutex_lock(&fs->lock);
 	in = get(fs, ino, &rc);
+	if (in) {
+		rc = can_change(fs);
+		if (rc)
+			in = NULL;
+	}
 	if (in && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (!S_ISREG(in->attr.mode)) {
 			rc = S_ISDIR(in->attr.mode) ? -EISDIR : -EINVAL;
@@ -589,6 +634,9 @@ static struct inode *make_node(fuse_req_t req, struct fs *fs, uint64_t parent,
 		return NULL;
 	}
 	inode_trim(fs); /* the caller holds no inode yet */
+	*err = meta_room(fs, strlen(name) + (link ? strlen(link) : 0));
+	if (*err)
+		return NULL;
 	dir = get_dir(fs, parent, err);
 	if (!dir)
 		return NULL;
@@ -720,6 +768,8 @@ static int remove_name(struct fs *fs, uint64_t parent, const char *name,
 	uint64_t ino;
 	int rc = check_name(name);
 
+	if (!rc)
+		rc = can_change(fs);
 	if (rc)
 		return rc;
 	dir = get_dir(fs, parent, &rc);
@@ -814,6 +864,8 @@ static int do_rename(struct fs *fs, uint64_t parent, const char *name,
 	rc = check_name(name);
 	if (!rc)
 		rc = check_name(newname);
+	if (!rc)
+		rc = meta_room(fs, strlen(newname));
 	if (rc)
 		return rc;
 	dir = get_dir(fs, parent, &rc);
@@ -936,6 +988,8 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	int rc = check_name(newname);
 
 	pthread_mutex_lock(&fs->lock);
+	if (!rc)
+		rc = meta_room(fs, strlen(newname));
 	if (rc)
 		goto out;
 	dir = get_dir(fs, newparent, &rc);
@@ -1000,7 +1054,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* FUSE_CAP_ATOMIC_O_TRUNC: the truncation is ours to do. */
 		pthread_rwlock_wrlock(&in->iolock);
 		pthread_mutex_lock(&fs->lock);
-		rc = set_size(fs, in, 0);
+		rc = can_change(fs);
+		if (!rc)
+			rc = set_size(fs, in, 0);
 		if (!rc)
 			touch(fs, in, true, true);
 		pthread_mutex_unlock(&fs->lock);
@@ -1049,6 +1105,8 @@ static void read_touch(struct fs *fs, struct inode *in)
 	int64_t now = now_ns();
 	const struct meta_inode *a = &in->attr;
 
+	if (fs->opt.readonly)
+		return;
 	if (a->atime_ns <= a->mtime_ns || a->atime_ns <= a->ctime_ns ||
 	    now - a->atime_ns >= 86400ll * 1000000000) {
 		in->attr.atime_ns = now;
@@ -1230,11 +1288,19 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 	size_t size = fuse_buf_size(in_buf);
 	struct fuse_bufvec *bv = NULL;
 	struct inode *in;
-	uint64_t end = (uint64_t)off + size, pos;
+	uint64_t end, pos;
 	ssize_t res;
 	int rc;
 
-	if (end > COWFS_MAX_FILE_SIZE || end < (uint64_t)off) {
+	/*
+	 * Nothing past the largest file size. A local filesystem writes
+	 * short up to it, but the kernel takes a short reply to a direct
+	 * write for EIO and ignores one to a write-back: the whole request
+	 * fails with EFBIG (seen at write(2), or at fsync and close through
+	 * the writeback cache).
+	 */
+	end = (uint64_t)off + size;
+	if (off < 0 || end > COWFS_MAX_FILE_SIZE) {
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
@@ -1257,7 +1323,7 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 
 		pthread_rwlock_rdlock(&fs->commit_lock);
 		pthread_mutex_lock(&fs->lock);
-		rc = fs->commit_error;
+		rc = can_change(fs);
 		for (pos = (uint64_t)off & ~(uint64_t)(fs->bs - 1);
 		     !rc && round == 0 && pos < end; pos += fs->bs) {
 			int w = map_permit(fs, in, pos >> fs->bshift);
@@ -1276,6 +1342,7 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 		bv = bufvec_new((size >> fs->bshift) + 2);
 		rc = bv ? 0 : -ENOMEM;
 	}
+	fs->st.pending += size; /* for store_room() */
 	for (pos = (uint64_t)off; !rc && pos < end;) {
 		uint64_t b = pos >> fs->bshift;
 		uint32_t boff = (uint32_t)(pos & (fs->bs - 1));
@@ -1317,6 +1384,7 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 				   : &fs->write_copied,
 				   (uint64_t)res, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&fs->lock);
+	fs->st.pending -= size;
 	if (res > 0) {
 		fs->st.pack_written = true;
 		if ((uint64_t)off + (uint64_t)res > in->attr.size)
@@ -1374,7 +1442,12 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	free_blocks = (uint64_t)host.f_bfree * host.f_frsize >> fs->bshift;
-	avail_blocks = (uint64_t)host.f_bavail * host.f_frsize >> fs->bshift;
+	/* What store_room() keeps back for meta.db is not available. */
+	avail_blocks = (uint64_t)host.f_bavail * host.f_frsize;
+	pthread_mutex_lock(&fs->lock);
+	avail_blocks -= MIN(avail_blocks, store_reserve(&fs->st));
+	pthread_mutex_unlock(&fs->lock);
+	avail_blocks >>= fs->bshift;
 	memset(&st, 0, sizeof(st));
 	st.f_bsize = fs->bs;
 	st.f_frsize = fs->bs;
@@ -1459,6 +1532,27 @@ static int acl_to_mode(const char *value, size_t size, uint32_t *mode,
 	return 0;
 }
 
+static int has_xattrs(struct fs *fs, struct inode *in);
+
+/*
+ * The kernel lists at most XATTR_LIST_MAX (64 KiB) of names: a file with
+ * more could never be listed (getfattr, cp -a and tar would fail with
+ * E2BIG), so a new name that would not fit is refused with ENOSPC, as a
+ * local filesystem refuses one it has no room for. fs->lock held.
+ */
+static int xattr_list_room(struct fs *fs, struct inode *in, const char *name)
+{
+	int rc = has_xattrs(fs, in);
+
+	if (rc <= 0)
+		return rc;
+	rc = meta_xattr_list(fs->st.meta, in->ino, NULL, 0);
+	if (rc < 0 || (size_t)rc + strlen(name) + 1 <= XATTR_LIST_MAX)
+		return rc < 0 ? rc : 0;
+	rc = meta_xattr_get(fs->st.meta, in->ino, name, NULL, 0);
+	return rc >= 0 ? 0 : rc == -ENODATA ? -ENOSPC : rc;
+}
+
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
@@ -1482,6 +1576,11 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	pthread_mutex_lock(&fs->lock);
 	in = inode_get(fs, ino, &rc);
+	if (in) {
+		rc = meta_room(fs, strlen(name) + size);
+		if (rc)
+			in = NULL;
+	}
 	if (in && acl) {
 		mode = in->attr.mode;
 		rc = acl_to_mode(value, size, &mode, &minimal);
@@ -1493,7 +1592,10 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			rc = 0;
 		in->has_xattrs = -1;
 	} else if (in && !rc) {
-		rc = meta_xattr_set(fs->st.meta, ino, name, value, size, flags);
+		rc = xattr_list_room(fs, in, name);
+		if (!rc)
+			rc = meta_xattr_set(fs->st.meta, ino, name, value,
+					    size, flags);
 		if (!rc)
 			in->has_xattrs = 1;
 	}
@@ -1597,7 +1699,9 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 	pthread_mutex_lock(&fs->lock);
 	in = inode_get(fs, ino, &rc);
-	if (in) {
+	if (in)
+		rc = can_change(fs);
+	if (in && !rc) {
 		rc = meta_xattr_remove(fs->st.meta, ino, name);
 		if (!rc) {
 			in->has_xattrs = -1;
@@ -1807,7 +1911,10 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	}
 	pthread_rwlock_wrlock(&in->iolock);
 	pthread_mutex_lock(&fs->lock);
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+	rc = can_change(fs);
+	if (rc) {
+		/* nothing */
+	} else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
 		rc = zero_range(fs, in, off, end);
 	} else {
 		rc = allocate_range(fs, in, off >> fs->bshift,
@@ -1925,11 +2032,14 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if ((uint64_t)off_out + len > COWFS_MAX_FILE_SIZE ||
-	    (uint64_t)off_out + len < (uint64_t)off_out) {
-		fuse_reply_err(req, EFBIG);
+	/* As write(2): EFBIG at or past the largest size, short before it. */
+	if (off_out < 0 || off_in < 0 ||
+	    (uint64_t)off_out >= COWFS_MAX_FILE_SIZE) {
+		fuse_reply_err(req, off_out < 0 || off_in < 0 ? EINVAL : EFBIG);
 		return;
 	}
+	len = (size_t)MIN((uint64_t)len,
+			  COWFS_MAX_FILE_SIZE - (uint64_t)off_out);
 	pthread_mutex_lock(&fs->lock);
 	src = get(fs, ino_in, &rc);
 	dst = src ? get(fs, ino_out, &rc) : NULL;
@@ -1952,7 +2062,7 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		pthread_rwlock_wrlock(&second->iolock);
 	pthread_rwlock_rdlock(&fs->commit_lock);
 	pthread_mutex_lock(&fs->lock);
-	rc = fs->commit_error;
+	rc = can_change(fs);
 	if ((uint64_t)off_in >= src->attr.size)
 		len = 0;
 	else

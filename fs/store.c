@@ -33,6 +33,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -281,6 +282,120 @@ out:
 	return rc;
 }
 
+/* One file of the store, by its stat: 0, or -errno and the reason. */
+static int check_one(const struct stat *sb, const char *path,
+		     const char *name, bool readonly, char *err,
+		     size_t errlen)
+{
+	const char *sep = name[0] ? "/" : "";
+	uid_t me = geteuid();
+
+	if ((sb->st_mode & S_IFMT) != (name[0] ? S_IFREG : S_IFDIR)) {
+		snprintf(err, errlen,
+			 S_ISLNK(sb->st_mode)
+				 ? "\"%s%s%s\" is a symbolic link: a store holds only its own files"
+				 : "\"%s%s%s\" is not a regular file",
+			 path, sep, name);
+		return -EINVAL;
+	}
+	if (sb->st_mode & 022) {
+		snprintf(err, errlen,
+			 "\"%s%s%s\" is writable by other users (mode %04o): make it %s",
+			 path, sep, name, (unsigned)(sb->st_mode & 07777),
+			 name[0] ? "0600" : "0700");
+		return -EPERM;
+	}
+	if (me != 0 && sb->st_uid != me) {
+		snprintf(err, errlen,
+			 "\"%s%s%s\" belongs to uid %u, not to you (uid %u)",
+			 path, sep, name, (unsigned)sb->st_uid, (unsigned)me);
+		return -EPERM;
+	}
+	if (!readonly && !(sb->st_mode & S_IWUSR)) {
+		snprintf(err, errlen,
+			 "store \"%s\" is read-only (\"%s%s%s\" has mode %04o)",
+			 path, path, sep, name, (unsigned)(sb->st_mode & 07777));
+		return -EROFS;
+	}
+	return 0;
+}
+
+int store_check_files(int dirfd, const char *path, bool readonly, char *err,
+		      size_t errlen)
+{
+	struct stat sb;
+	int rc;
+
+	if (fstat(dirfd, &sb) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot stat \"%s\": %s", path,
+			 strerror(errno));
+		return rc;
+	}
+	rc = check_one(&sb, path, "", readonly, err, errlen);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(store_files); i++) {
+		if (fstatat(dirfd, store_files[i], &sb,
+			    AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue; /* meta.db, blocks: said later */
+			rc = -errno;
+			snprintf(err, errlen, "cannot stat \"%s/%s\": %s", path,
+				 store_files[i], strerror(errno));
+			return rc;
+		}
+		rc = check_one(&sb, path, store_files[i], readonly, err,
+			       errlen);
+		if (rc)
+			return rc;
+	}
+	/* Root passes any mode: a read-only mount still says no. */
+	if (!readonly && faccessat(dirfd, ".", W_OK, AT_EACCESS) < 0) {
+		rc = -errno;
+		snprintf(err, errlen,
+			 errno == EROFS || errno == EACCES
+				 ? "store \"%s\" is read-only (%s)"
+				 : "store \"%s\": %s",
+			 path, strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+uint64_t store_reserve(struct store *st)
+{
+	struct statvfs v;
+
+	if (st->reserve == 0 && fstatvfs(st->dirfd, &v) == 0) {
+		uint64_t total = (uint64_t)v.f_blocks * v.f_frsize;
+
+		st->reserve = MIN(MAX(total / 16, 8ull << 20), 256ull << 20);
+	}
+	return st->reserve;
+}
+
+/* Below this much room, statvfs is asked at every request. */
+#define ROOM_RECHECK (64ull << 20)
+
+int store_room(struct store *st, uint64_t need, bool meta)
+{
+	struct statvfs v;
+	uint64_t avail, keep;
+
+	if (st->room >= need + ROOM_RECHECK)
+		return 0;
+	if (fstatvfs(st->dirfd, &v) < 0)
+		return 0; /* unknown: the write itself will tell */
+	avail = (uint64_t)v.f_bavail * v.f_frsize;
+	avail -= MIN(avail, st->pending);
+	keep = store_reserve(st);
+	st->room = avail > keep ? avail - keep : 0;
+	if (meta)
+		keep /= 2;
+	return avail < keep || avail - keep < need ? -ENOSPC : 0;
+}
+
 static int grow_refs(struct store *st, uint64_t need)
 {
 	uint64_t cap = st->cap ? st->cap : 1024;
@@ -350,10 +465,18 @@ static int open_pack(struct store *st, char *err, size_t errlen)
 				    O_CLOEXEC);
 	if (st->packfd < 0) {
 		rc = -errno;
-		if (errno == ENOENT || errno == ELOOP)
+		if (errno == ENOENT)
 			snprintf(err, errlen,
 				 "\"%s\" is not a cowfs store (no %s file)",
 				 st->path, STORE_PACK_NAME);
+		else if (errno == ELOOP)
+			snprintf(err, errlen,
+				 "\"%s/%s\" is a symbolic link: a store holds only its own files",
+				 st->path, STORE_PACK_NAME);
+		else if (!st->readonly && (errno == EROFS || errno == EACCES))
+			snprintf(err, errlen,
+				 "store \"%s\" is read-only (%s): mount it with -o ro",
+				 st->path, strerror(errno));
 		else
 			snprintf(err, errlen, "cannot open \"%s/%s\": %s",
 				 st->path, STORE_PACK_NAME, strerror(errno));
@@ -430,6 +553,18 @@ static int open_pack(struct store *st, char *err, size_t errlen)
 	st->refs[0] = SLOT_PENDING; /* the header: never allocated */
 	st->pack_len = ((uint64_t)sbuf.st_size + st->block_size - 1) >>
 		       st->block_shift;
+	if (st->pack_len < st->nslots && !st->readonly) {
+		/*
+		 * Growing the pack would cover the lost slots, which would
+		 * then read as zeros and look whole to fsck.cowfs: write
+		 * nothing before fsck.cowfs has repaired the store.
+		 */
+		snprintf(err, errlen,
+			 "store \"%s\": the pack file is shorter than its slot table (%llu < %llu slots): data was lost; run fsck.cowfs, or mount with -o ro to read the rest",
+			 st->path, (unsigned long long)st->pack_len,
+			 (unsigned long long)st->nslots);
+		return -EIO;
+	}
 	if (st->pack_len < st->nslots) {
 		/* Reads of those slots fail with EIO; fsck.cowfs names them. */
 		log_msg("store \"%s\": pack file is shorter than its slot table (%llu < %llu slots): data lost, run fsck.cowfs",
@@ -472,6 +607,14 @@ int store_open(struct store *st, const char *path, bool readonly, char *err,
 	if (fstat(st->dirfd, &sbuf) == 0 && (sbuf.st_mode & 077))
 		log_debug("store \"%s\" is accessible to others (mode %o)",
 			  path, sbuf.st_mode & 07777);
+	rc = store_check_files(st->dirfd, path, readonly, err, errlen);
+	if (rc == -EROFS || rc == -EACCES) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, errlen - n, ": mount it with -o ro");
+	}
+	if (rc)
+		goto fail;
 	rc = open_pack(st, err, errlen);
 	if (rc)
 		goto fail;
@@ -551,6 +694,11 @@ int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
 			}
 		}
 	}
+	/* A slot the host has not backed yet (a hole) takes its space. */
+	rc = store_room(st, st->block_size, false);
+	if (rc)
+		return rc;
+	st->room -= MIN(st->room, st->block_size);
 	if (slot == 0) {
 		rc = grow_refs(st, st->nslots + 1);
 		if (rc)
@@ -679,6 +827,7 @@ void store_post_commit(struct store *st)
 	if (run_len)
 		punch_slots(st, run_start, run_len);
 	st->ndirty = 0;
+	st->room = 0; /* look at the host's free space again */
 
 	/*
 	 * What was written is durable now and starts a quiet transaction;

@@ -85,6 +85,11 @@ struct store {
 				 * above every allocated slot, so a read of
 				 * a slot is never short */
 	bool pack_written;	/* data written since the last fdatasync */
+	uint64_t reserve;	/* host bytes kept free for meta.db (store_room) */
+	uint64_t room;		/* host bytes above the reserve at the last
+				 * look, less what was handed out since */
+	uint64_t pending;	/* bytes of writes in progress: the host
+				 * does not count them as used yet */
 };
 
 /*
@@ -104,6 +109,30 @@ int store_create(const char *path, uint32_t block_size, bool force,
  */
 int store_open(struct store *st, const char *path, bool readonly, char *err,
 	       size_t errlen);
+
+/*
+ * Checks the store directory (open as @dirfd) and what it holds before
+ * anything is opened: no file of the store may be a symbolic link or
+ * other than a regular file, nothing may be writable by other users, and
+ * a user other than root must own it. Unless @readonly, the files must be
+ * writable (else the store is read-only: mount it with -o ro). Returns 0
+ * or -errno with a one-line reason in @err (which names @path).
+ */
+int store_check_files(int dirfd, const char *path, bool readonly, char *err,
+		      size_t errlen);
+
+/*
+ * Host space. Returns 0 if @need more bytes may be taken from the host
+ * filesystem, -ENOSPC if that would leave less than the reserve (a
+ * sixteenth of it, 8 MiB to 256 MiB) free: the reserve is kept for meta.db
+ * and its journal, so that a commit, and with it the freeing of space,
+ * still succeeds on a full disk. With @meta the request is for metadata
+ * and may use half of the reserve.
+ */
+int store_room(struct store *st, uint64_t need, bool meta);
+
+/* Bytes of the host's free space that store_room() keeps back. */
+uint64_t store_reserve(struct store *st);
 
 /*
  * Takes the store's lock on an open descriptor of its pack file: the flock

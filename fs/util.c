@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,36 @@ const char *util_progname = "cowfs";
 bool util_debug;
 static bool use_syslog;
 
+/* Lines held back by log_hold(): the first one is kept. */
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool holding;
+static char held[1024];
+static char *held_all;
+static size_t held_len;
+
 static void vlog(int prio, const char *fmt, va_list ap)
 {
 	char line[1024];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	pthread_mutex_lock(&hold_lock);
+	if (holding) {
+		size_t n = strlen(line);
+		char *p = realloc(held_all, held_len + n + 2);
+
+		if (!held[0])
+			snprintf(held, sizeof(held), "%s", line);
+		if (p) {
+			memcpy(p + held_len, line, n);
+			p[held_len + n] = '\n';
+			held_len += n + 1;
+			p[held_len] = '\0';
+			held_all = p;
+		}
+		pthread_mutex_unlock(&hold_lock);
+		return;
+	}
+	pthread_mutex_unlock(&hold_lock);
 	if (use_syslog)
 		syslog(prio, "%s", line);
 	else
@@ -42,6 +68,35 @@ void log_debug_msg(const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(LOG_DEBUG, fmt, ap);
 	va_end(ap);
+}
+
+void log_hold(void)
+{
+	pthread_mutex_lock(&hold_lock);
+	holding = true;
+	held[0] = '\0';
+	pthread_mutex_unlock(&hold_lock);
+}
+
+void log_release(bool print, char *first, size_t firstlen)
+{
+	char *all;
+
+	pthread_mutex_lock(&hold_lock);
+	holding = false;
+	all = held_all;
+	held_all = NULL;
+	held_len = 0;
+	if (first)
+		snprintf(first, firstlen, "%s", held);
+	held[0] = '\0';
+	pthread_mutex_unlock(&hold_lock);
+	for (char *line = all, *nl; print && line && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		log_msg("%s", line);
+	}
+	free(all);
 }
 
 void log_to_syslog(void)

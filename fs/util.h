@@ -31,6 +31,14 @@ void log_debug_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 			log_debug_msg(__VA_ARGS__);                           \
 	} while (0)
 
+/*
+ * Holds log lines back (while a store is opened, so that a refusal is one
+ * line). log_release() prints them if @print, and copies the first one to
+ * @first (empty if none; @first may be NULL).
+ */
+void log_hold(void);
+void log_release(bool print, char *first, size_t firstlen);
+
 /* Sends subsequent log lines to syslog instead of stderr (daemon mode). */
 void log_to_syslog(void);
 

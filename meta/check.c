@@ -203,11 +203,7 @@ int meta_check_open(const char *path, bool readonly, struct meta_check **out,
 		return -ENOMEM;
 	}
 	mc->readonly = readonly;
-	rc = sqlite3_open_v2(path, &mc->db,
-			     (readonly ? SQLITE_OPEN_READONLY
-				       : SQLITE_OPEN_READWRITE) |
-				     SQLITE_OPEN_NOFOLLOW,
-			     NULL);
+	rc = meta_sqlite_open(path, readonly, &mc->db);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s",
 			 mc->db ? sqlite3_errmsg(mc->db) : sqlite3_errstr(rc));
@@ -221,6 +217,8 @@ int meta_check_open(const char *path, bool readonly, struct meta_check **out,
 		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		rc = meta_sqlite_errno(rc);
+		if (readonly && meta_journal_blocks(path, err, errlen))
+			rc = -EROFS;
 		goto fail;
 	}
 	for (int i = 0; i < CK_COUNT; i++) {

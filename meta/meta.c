@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -163,6 +164,8 @@ struct meta {
 	sqlite3_stmt *st[ST_COUNT];
 	struct meta_super sb;
 	bool readonly;
+	bool opening;	/* in meta_open(): errors are reported there, once */
+	int lost;	/* -errno: SQLite rolled the open transaction back */
 };
 
 int meta_sqlite_errno(int rc)
@@ -200,21 +203,43 @@ static int meta_errno(struct meta *m, int rc)
 {
 	int err = meta_sqlite_errno(rc);
 
-	if (err == -EIO)
+	if (err == -EIO && !(m && m->opening))
 		log_msg("metadata database: %s",
 			m && m->db ? sqlite3_errmsg(m->db) : sqlite3_errstr(rc));
 	return err;
+}
+
+/*
+ * After a failed statement: SQLite rolls the whole transaction back on
+ * some errors (FULL, IOERR, NOMEM, also on COMMIT). What the daemon holds
+ * in memory then no longer matches the database, and every statement that
+ * followed would commit on its own: remember the loss (meta_commit then
+ * refuses to commit) and begin a transaction that is never committed.
+ */
+static void check_lost(struct meta *m, sqlite3_stmt *s, int err)
+{
+	if (!err || m->readonly || m->opening || m->lost ||
+	    s == m->st[ST_BEGIN] || !sqlite3_get_autocommit(m->db))
+		return;
+	m->lost = err;
+	log_msg("metadata database: the open transaction was rolled back (%s)",
+		strerror(-err));
+	sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL);
 }
 
 /* Resets a statement and returns the step result as -errno. */
 static int done(struct meta *m, sqlite3_stmt *s, int step_rc)
 {
 	int rc = sqlite3_reset(s);
+	int err;
 
 	sqlite3_clear_bindings(s);
 	if (step_rc != SQLITE_DONE && step_rc != SQLITE_ROW)
-		return meta_errno(m, step_rc);
-	return meta_errno(m, rc);
+		err = meta_errno(m, step_rc);
+	else
+		err = meta_errno(m, rc);
+	check_lost(m, s, err);
+	return err;
 }
 
 static sqlite3_stmt *stmt(struct meta *m, enum stmt_id id)
@@ -328,11 +353,75 @@ static int prepare_all(struct meta *m)
 	return 0;
 }
 
+/* Percent-encodes @path for a file: URI (RFC 3986 unreserved and '/'). */
+static int uri_path(const char *path, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (o + 4 > outlen)
+			return -ENAMETOOLONG;
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/-._~", *p)) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int meta_sqlite_open(const char *path, bool readonly, struct sqlite3 **db)
+{
+	char wal[4096], uri[3 * 4096 + 32];
+	struct stat sb;
+
+	*db = NULL;
+	if (readonly &&
+	    snprintf(wal, sizeof(wal), "%s-wal", path) < (int)sizeof(wal) &&
+	    lstat(wal, &sb) < 0 && errno == ENOENT &&
+	    snprintf(uri, sizeof(uri), "file:") > 0 &&
+	    uri_path(path, uri + 5, sizeof(uri) - 32) == 0) {
+		/*
+		 * No journal to replay and the caller holds the store's
+		 * lock, so nothing can change the file: open it immutable,
+		 * which needs no -shm file (a read-only directory or mount
+		 * could not hold one).
+		 */
+		strcat(uri, "?immutable=1");
+		return sqlite3_open_v2(uri, db,
+				       SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+					       SQLITE_OPEN_NOFOLLOW,
+				       NULL);
+	}
+	return sqlite3_open_v2(path, db,
+			       (readonly ? SQLITE_OPEN_READONLY
+					 : SQLITE_OPEN_READWRITE) |
+				       SQLITE_OPEN_NOFOLLOW,
+			       NULL);
+}
+
+bool meta_journal_blocks(const char *path, char *err, size_t errlen)
+{
+	char wal[4096];
+	struct stat sb;
+
+	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal) ||
+	    lstat(wal, &sb) < 0 || sb.st_size == 0)
+		return false;
+	snprintf(err, errlen,
+		 "meta.db has a journal (meta.db-wal) that only a read-write open can apply; open the store read-write once, or a writable copy of it");
+	return true;
+}
+
 static int connect_db(struct meta *m, const char *path, int flags, char *err,
 		      size_t errlen)
 {
-	int rc = sqlite3_open_v2(path, &m->db, flags | SQLITE_OPEN_NOFOLLOW,
-				 NULL);
+	int rc = meta_sqlite_open(path, flags == SQLITE_OPEN_READONLY, &m->db);
 
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path,
@@ -476,6 +565,7 @@ int meta_open(const char *path, bool readonly, struct meta **out, char *err,
 	      size_t errlen)
 {
 	struct meta *m;
+	char why[384];
 	int rc;
 
 	*out = NULL;
@@ -490,26 +580,34 @@ int meta_open(const char *path, bool readonly, struct meta **out, char *err,
 		return -ENOMEM;
 	}
 	m->readonly = readonly;
+	m->opening = true;
 	rc = connect_db(m, path,
 			readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE,
 			err, errlen);
 	if (rc)
 		goto fail;
-	rc = pragmas(m, readonly, err, errlen);
-	if (rc)
+	rc = pragmas(m, readonly, why, sizeof(why));
+	if (rc && readonly && meta_journal_blocks(path, err, errlen)) {
+		rc = -EROFS;
 		goto fail;
+	}
+	if (rc) {
+		snprintf(err, errlen, "%s is not a usable database (%s)",
+			 "meta.db", why);
+		goto fail;
+	}
 	rc = upgrade(m, path, err, errlen);
 	if (rc)
 		goto fail;
 	rc = prepare_all(m);
 	if (rc) {
-		const char *why = sqlite3_errmsg(m->db);
+		const char *msg = sqlite3_errmsg(m->db);
 
-		if (strstr(why, "no such table"))
-			snprintf(err, errlen, "not a cowfs store (%s)", why);
+		if (strstr(msg, "no such table"))
+			snprintf(err, errlen, "not a cowfs store (%s)", msg);
 		else
-			snprintf(err, errlen, "%s is not a usable database: %s",
-				 path, why);
+			snprintf(err, errlen,
+				 "meta.db is not a usable database (%s)", msg);
 		rc = rc == -ENOENT ? -EINVAL : rc;
 		goto fail;
 	}
@@ -519,8 +617,12 @@ int meta_open(const char *path, bool readonly, struct meta **out, char *err,
 		goto fail;
 	}
 	rc = load_super(m, err, errlen);
+	if (rc == -EIO && strstr(err, "cannot read"))
+		snprintf(err, errlen, "%s is damaged (%s): run fsck.cowfs",
+			 "meta.db", sqlite3_errmsg(m->db));
 	if (rc)
 		goto fail;
+	m->opening = false;
 	*out = m;
 	return 0;
 fail:
@@ -548,7 +650,11 @@ const struct meta_super *meta_super(const struct meta *m)
 
 int meta_commit(struct meta *m)
 {
-	int rc = exec1(m, stmt(m, ST_COMMIT));
+	int rc;
+
+	if (m->lost)
+		return m->lost; /* never commit what is left of it */
+	rc = exec1(m, stmt(m, ST_COMMIT));
 
 	if (rc) {
 		/* The transaction is still open: leave it for the next try. */

@@ -33,6 +33,23 @@ struct meta;
  */
 int meta_sqlite_errno(int rc);
 
+/*
+ * Opens the SQLite database @path (never through a symbolic link) for
+ * meta.c and check.c. Read-only, and with no -wal file beside it, it is
+ * opened immutable: no -shm file is needed, so a store on a read-only
+ * directory or mount can be read. The caller holds the store's lock.
+ * Returns an SQLite result code; *@db may be set even on failure.
+ */
+struct sqlite3;
+int meta_sqlite_open(const char *path, bool readonly, struct sqlite3 **db);
+
+/*
+ * For an open of @path that failed read-only: if a journal (-wal file)
+ * is waiting to be applied, which a read-only store cannot do, writes a
+ * reason to @err and returns true.
+ */
+bool meta_journal_blocks(const char *path, char *err, size_t errlen);
+
 struct meta_super {
 	uint32_t format_version;
 	uint32_t block_size;

@@ -28,6 +28,7 @@ COWFS_TEST_HELPERS = \
 	tests/helpers/cowfs_crashload \
 	tests/helpers/cowfs_fsx \
 	tests/helpers/cowfs_gen \
+	tests/helpers/cowfs_limits \
 	tests/helpers/cowfs_mknod \
 	tests/helpers/cowfs_open \
 	tests/helpers/cowfs_readdir_race \
@@ -54,6 +55,8 @@ tests_helpers_cowfs_crashload_SOURCES = tests/helpers/cowfs_crashload.c \
 tests_helpers_cowfs_fsx_SOURCES = tests/helpers/cowfs_fsx.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_gen_SOURCES = tests/helpers/cowfs_gen.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_limits_SOURCES = tests/helpers/cowfs_limits.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_mknod_SOURCES = tests/helpers/cowfs_mknod.c \
 	$(COWFS_TEST_COMMON)
@@ -93,6 +96,9 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/064 tests/cowfs/065 tests/cowfs/066 tests/cowfs/067 \
 	tests/cowfs/068 \
 	tests/cowfs/070 \
+	tests/cowfs/080 tests/cowfs/081 tests/cowfs/082 tests/cowfs/083 \
+	tests/cowfs/084 tests/cowfs/085 tests/cowfs/086 tests/cowfs/087 \
+	tests/cowfs/088 \
 	tests/cowfs/110
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
