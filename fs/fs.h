@@ -19,8 +19,15 @@ struct fuse_session;
 #include "fs/store.h"
 #include "meta/meta.h"
 
-/* Largest file offset cowfs accepts (like ext4 with 4 KiB blocks: 16 TiB). */
-#define COWFS_MAX_FILE_SIZE (1ull << 44)
+/*
+ * Largest file size: the kernel's own for a FUSE mount (MAX_LFS_FILESIZE,
+ * 8 EiB - 1). FUSE cannot tell the kernel a smaller one, and with the
+ * writeback cache a write below the kernel's limit is accepted into its
+ * page cache before cowfs sees it: a smaller limit here would lose such
+ * data at writeback (xfstests generic/490). Block and chunk numbers are
+ * 64-bit; every offset + length below stays under 2^64.
+ */
+#define COWFS_MAX_FILE_SIZE ((uint64_t)INT64_MAX)
 
 /*
  * A cached chunk: the slots of chunk_blocks consecutive blocks of one or

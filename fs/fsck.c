@@ -1538,8 +1538,9 @@ static int cmp_fmap_chunk(const void *a, const void *b)
 static int check_fmaps(struct fsck *f)
 {
 	char desc[PATH_MAX + 64], fix[64];
-	int64_t max_cidx = (int64_t)((uint64_t)(INT64_MAX / f->bs) /
-				     f->cblocks) - 1;
+	/* The chunk of the last byte of the largest file (INT64_MAX - 1). */
+	int64_t max_cidx = (int64_t)(((uint64_t)(INT64_MAX - 1) / f->bs) /
+				     f->cblocks);
 	int rc;
 
 	prog_phase(f, "checking file maps", MC_FMAP);
