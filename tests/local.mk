@@ -28,6 +28,7 @@ COWFS_TEST_HELPERS = \
 	tests/helpers/cowfs_fsx \
 	tests/helpers/cowfs_gen \
 	tests/helpers/cowfs_mknod \
+	tests/helpers/cowfs_mmap \
 	tests/helpers/cowfs_open \
 	tests/helpers/cowfs_readdir_race \
 	tests/helpers/cowfs_rename2 \
@@ -54,6 +55,8 @@ tests_helpers_cowfs_fsx_SOURCES = tests/helpers/cowfs_fsx.c \
 tests_helpers_cowfs_gen_SOURCES = tests/helpers/cowfs_gen.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_mknod_SOURCES = tests/helpers/cowfs_mknod.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_mmap_SOURCES = tests/helpers/cowfs_mmap.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_open_SOURCES = tests/helpers/cowfs_open.c \
 	$(COWFS_TEST_COMMON)
@@ -89,7 +92,7 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/050 \
 	tests/cowfs/060 tests/cowfs/061 tests/cowfs/062 tests/cowfs/063 \
 	tests/cowfs/064 tests/cowfs/065 tests/cowfs/066 tests/cowfs/070 \
-	tests/cowfs/071 tests/cowfs/072
+	tests/cowfs/071 tests/cowfs/072 tests/cowfs/073
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its
