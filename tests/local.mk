@@ -25,6 +25,7 @@ COWFS_TEST_HELPERS = \
 	tests/helpers/cowfs_clonerace \
 	tests/helpers/cowfs_copyrange \
 	tests/helpers/cowfs_crashload \
+	tests/helpers/cowfs_datarace \
 	tests/helpers/cowfs_fsx \
 	tests/helpers/cowfs_gen \
 	tests/helpers/cowfs_mknod \
@@ -49,6 +50,8 @@ tests_helpers_cowfs_clonerace_SOURCES = tests/helpers/cowfs_clonerace.c \
 tests_helpers_cowfs_copyrange_SOURCES = tests/helpers/cowfs_copyrange.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_crashload_SOURCES = tests/helpers/cowfs_crashload.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_datarace_SOURCES = tests/helpers/cowfs_datarace.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_fsx_SOURCES = tests/helpers/cowfs_fsx.c \
 	$(COWFS_TEST_COMMON)
@@ -92,7 +95,8 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/050 \
 	tests/cowfs/060 tests/cowfs/061 tests/cowfs/062 tests/cowfs/063 \
 	tests/cowfs/064 tests/cowfs/065 tests/cowfs/066 tests/cowfs/070 \
-	tests/cowfs/071 tests/cowfs/072 tests/cowfs/073
+	tests/cowfs/071 tests/cowfs/072 tests/cowfs/073 tests/cowfs/074 \
+	tests/cowfs/075 tests/cowfs/076
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its
