@@ -96,7 +96,7 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/060 tests/cowfs/061 tests/cowfs/062 tests/cowfs/063 \
 	tests/cowfs/064 tests/cowfs/065 tests/cowfs/066 tests/cowfs/070 \
 	tests/cowfs/071 tests/cowfs/072 tests/cowfs/073 tests/cowfs/074 \
-	tests/cowfs/075 tests/cowfs/076
+	tests/cowfs/075 tests/cowfs/076 tests/cowfs/079
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its
