@@ -26,10 +26,12 @@ COWFS_TEST_HELPERS = \
 	tests/helpers/cowfs_clonerace \
 	tests/helpers/cowfs_copyrange \
 	tests/helpers/cowfs_crashload \
+	tests/helpers/cowfs_datarace \
 	tests/helpers/cowfs_fsx \
 	tests/helpers/cowfs_gen \
 	tests/helpers/cowfs_limits \
 	tests/helpers/cowfs_mknod \
+	tests/helpers/cowfs_mmap \
 	tests/helpers/cowfs_open \
 	tests/helpers/cowfs_readdir_race \
 	tests/helpers/cowfs_rename2 \
@@ -52,6 +54,8 @@ tests_helpers_cowfs_copyrange_SOURCES = tests/helpers/cowfs_copyrange.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_crashload_SOURCES = tests/helpers/cowfs_crashload.c \
 	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_datarace_SOURCES = tests/helpers/cowfs_datarace.c \
+	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_fsx_SOURCES = tests/helpers/cowfs_fsx.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_gen_SOURCES = tests/helpers/cowfs_gen.c \
@@ -59,6 +63,8 @@ tests_helpers_cowfs_gen_SOURCES = tests/helpers/cowfs_gen.c \
 tests_helpers_cowfs_limits_SOURCES = tests/helpers/cowfs_limits.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_mknod_SOURCES = tests/helpers/cowfs_mknod.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_mmap_SOURCES = tests/helpers/cowfs_mmap.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_open_SOURCES = tests/helpers/cowfs_open.c \
 	$(COWFS_TEST_COMMON)
@@ -95,7 +101,8 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/060 tests/cowfs/061 tests/cowfs/062 tests/cowfs/063 \
 	tests/cowfs/064 tests/cowfs/065 tests/cowfs/066 tests/cowfs/067 \
 	tests/cowfs/068 \
-	tests/cowfs/070 \
+	tests/cowfs/070 tests/cowfs/071 tests/cowfs/072 tests/cowfs/073 \
+	tests/cowfs/074 tests/cowfs/075 tests/cowfs/076 tests/cowfs/079 \
 	tests/cowfs/080 tests/cowfs/081 tests/cowfs/082 tests/cowfs/083 \
 	tests/cowfs/084 tests/cowfs/085 tests/cowfs/086 tests/cowfs/087 \
 	tests/cowfs/088 \
