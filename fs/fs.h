@@ -67,6 +67,8 @@ struct inode {
 	uint32_t users;		/* fs->lock: operations using it while they
 				 * do not hold fs->lock (no open handle) */
 	bool referenced;	/* fs->lock: used since the last trim pass */
+	uint64_t write_end;	/* fs->lock: end of the furthest write
+				 * prepared since the last size change */
 	pthread_rwlock_t iolock; /* data I/O shared, truncate exclusive */
 	struct inode *hnext;	/* fs->lock: hash chain */
 	struct inode *dnext;	/* fs->lock: dirty list */

@@ -471,6 +471,27 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 /*
+ * The file grows from @size toward @to: the bytes of its last block past
+ * @size must read as zeros from now on. A consistent store has zeros there
+ * (invariant 6), but after a crash that block may hold an in-place write
+ * that extended the file and never committed: the size came back, the
+ * bytes did not go. So they are zeroed here, up to @to or the block's
+ * end. fs->lock held, and nothing may be writing past @size (the iolock
+ * held exclusively, or @size covers every write in flight).
+ */
+static int zero_past_eof(struct fs *fs, struct inode *in, uint64_t size,
+			 uint64_t to)
+{
+	uint32_t tail = (uint32_t)(size & (fs->bs - 1));
+	uint64_t b = size >> fs->bshift;
+
+	if (tail == 0 || to <= size)
+		return 0;
+	return map_zero_partial(fs, in, b, tail,
+				(uint32_t)(MIN(to, (b + 1) << fs->bshift) - size));
+}
+
+/*
  * Changes the size of a regular file: blocks past the new end are unmapped
  * and the tail of the new last block zeroed (invariant 6). Caller holds the
  * inode's iolock exclusively and fs->lock.
@@ -482,6 +503,9 @@ static int set_size(struct fs *fs, struct inode *in, uint64_t size)
 
 	if (size > COWFS_MAX_FILE_SIZE)
 		return -EFBIG;
+	in->write_end = 0;
+	if (size > old)
+		rc = zero_past_eof(fs, in, old, size);
 	if (size < old) {
 		uint64_t first = (size + fs->bs - 1) >> fs->bshift;
 		uint64_t last = (old - 1) >> fs->bshift;
@@ -1339,6 +1363,19 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 		fs_commit(fs); /* an error stays in fs->commit_error */
 	}
 	if (!rc) {
+		/*
+		 * A write past the end: the gap before it reads as zeros.
+		 * Writes still in flight count as the end already, so that
+		 * their data is not zeroed behind them.
+		 */
+		uint64_t e = MAX(in->attr.size, in->write_end);
+
+		if ((uint64_t)off > e)
+			rc = zero_past_eof(fs, in, e, (uint64_t)off);
+		if (!rc && end > in->write_end)
+			in->write_end = end;
+	}
+	if (!rc) {
 		bv = bufvec_new((size >> fs->bshift) + 2);
 		rc = bv ? 0 : -ENOMEM;
 	}
@@ -1914,6 +1951,9 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	rc = can_change(fs);
 	if (rc) {
 		/* nothing */
+	} else if (!(mode & FALLOC_FL_KEEP_SIZE) && end > in->attr.size &&
+		   (rc = zero_past_eof(fs, in, in->attr.size, end))) {
+		/* failed */
 	} else if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
 		rc = zero_range(fs, in, off, end);
 	} else {
@@ -1969,7 +2009,10 @@ static int64_t clone_range(struct fs *fs, struct inode *src, uint64_t off_in,
 	uint64_t cbytes = (uint64_t)fs->bs * fs->st.chunk_blocks;
 	uint64_t done = 0, copied = 0, dst_size = dst->attr.size;
 	uint64_t mask = fs->bs - 1, end = off_in + len;
-	int rc = 0;
+	int rc = zero_past_eof(fs, dst, dst_size, off_out);
+
+	if (rc)
+		return rc;
 
 	/*
 	 * The kernel cuts a large copy at 4 GiB - 4 KiB, inside a block. When
