@@ -2400,7 +2400,6 @@ static int sum_cb(void *ctx, int64_t id, const void *sum, size_t len)
 	struct fsck *f = ctx;
 	uint8_t got[META_SUM_SIZE];
 	uint64_t *bad;
-	size_t n = 0;
 
 	prog_step(f);
 	if (len != META_SUM_SIZE) {
@@ -2409,20 +2408,10 @@ static int sum_cb(void *ctx, int64_t id, const void *sum, size_t len)
 		return 0;
 	}
 	f->scrubbed++;
-	while (n < f->bs) {
-		ssize_t r = pread(f->packfd, f->zbuf + n, f->bs - n,
-				  (off_t)((uint64_t)id * f->bs + n));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n < f->bs)
-		memset(f->zbuf + n, 0, f->bs - n); /* past the end: zeros */
-	store_hash(f->zbuf, f->bs, got);
-	if (memcmp(got, sum, META_SUM_SIZE) == 0)
+	/* A block that cannot be read is as damaged as a wrong one. */
+	if (store_hash_block(f->packfd, (uint64_t)id * f->bs, f->zbuf, f->bs,
+			     got) == 0 &&
+	    memcmp(got, sum, META_SUM_SIZE) == 0)
 		return 0;
 	bad = vec_push(&f->damaged, sizeof(*bad));
 	if (!bad)

@@ -942,28 +942,34 @@ uint64_t store_hot_count(const struct store *st)
 	return n;
 }
 
-int store_sum_slot(struct store *st, uint64_t slot, void *buf,
-		   uint8_t sum[META_SUM_SIZE])
+int store_hash_block(int fd, uint64_t pos, void *buf, uint32_t len,
+		     uint8_t sum[META_SUM_SIZE])
 {
 	size_t got = 0;
 
-	while (got < st->block_size) {
-		ssize_t n = pread(st->packfd, (char *)buf + got,
-				  st->block_size - got,
-				  (off_t)(store_slot_offset(st, slot) + got));
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got,
+				  (off_t)(pos + got));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0) { /* past the end of the pack: zeros */
-			memset((char *)buf + got, 0, st->block_size - got);
+			memset((char *)buf + got, 0, len - got);
 			break;
 		}
 		got += (size_t)n;
 	}
-	store_hash(buf, st->block_size, sum);
+	store_hash(buf, len, sum);
 	return 0;
+}
+
+int store_sum_slot(struct store *st, uint64_t slot, void *buf,
+		   uint8_t sum[META_SUM_SIZE])
+{
+	return store_hash_block(st->packfd, store_slot_offset(st, slot), buf,
+				st->block_size, sum);
 }
 
 int store_set_sums(struct store *st, uint64_t gen, const uint64_t *slots,

@@ -236,6 +236,12 @@ int store_permit(struct store *st, uint64_t slot);
 
 /* How many slots in use have no checksum yet. */
 uint64_t store_hot_count(const struct store *st);
+/*
+ * Reads @len bytes of the pack @fd at @pos into @buf (zeros past its end)
+ * and hashes them; 0 or -errno. The daemon's and fsck.cowfs's reader.
+ */
+int store_hash_block(int fd, uint64_t pos, void *buf, uint32_t len,
+		     uint8_t sum[META_SUM_SIZE]);
 /* The checksum of @len bytes (XXH3-128, stored big-endian). */
 void store_hash(const void *buf, size_t len, uint8_t sum[META_SUM_SIZE]);
 

@@ -1274,7 +1274,7 @@ int meta_slot_owners(struct meta *m, uint64_t slot,
 		     void *ctx, uint32_t chunk_blocks)
 {
 	sqlite3_stmt *s = stmt(m, ST_CHUNK_ALL);
-	uint64_t *chunks = NULL, *idx = NULL;
+	struct { uint64_t chunk, idx; } *hit = NULL;
 	size_t n = 0, cap = 0;
 	int rc, stop = 0;
 
@@ -1288,39 +1288,29 @@ int meta_slot_owners(struct meta *m, uint64_t slot,
 			memcpy(&v, map + i * 8, 8);
 			if (le64toh(v) != slot)
 				continue;
-			if (n == cap) {
-				size_t c = cap ? cap * 2 : 8;
-				uint64_t *a = realloc(chunks, c * sizeof(*a));
-				uint64_t *b = a ? realloc(idx, c * sizeof(*b))
-						: NULL;
+			void *p = grow_array(hit, &cap, n, sizeof(*hit));
 
-				if (a)
-					chunks = a;
-				if (!b) {
-					sqlite3_reset(s);
-					free(chunks);
-					free(idx);
-					return -ENOMEM;
-				}
-				idx = b;
-				cap = c;
+			if (!p) {
+				sqlite3_reset(s);
+				free(hit);
+				return -ENOMEM;
 			}
-			chunks[n] = (uint64_t)sqlite3_column_int64(s, 0);
-			idx[n++] = i;
+			hit = p;
+			hit[n].chunk = (uint64_t)sqlite3_column_int64(s, 0);
+			hit[n++].idx = i;
 		}
 	}
 	rc = done(m, s, rc);
 	for (size_t k = 0; !rc && !stop && k < n; k++) {
 		s = stmt(m, ST_FMAP_OF_CHUNK);
-		sqlite3_bind_int64(s, 1, (int64_t)chunks[k]);
+		sqlite3_bind_int64(s, 1, (int64_t)hit[k].chunk);
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW && !stop)
 			stop = fn(ctx, (uint64_t)sqlite3_column_int64(s, 0),
 				  (uint64_t)sqlite3_column_int64(s, 1) *
-					  chunk_blocks + idx[k]);
+					  chunk_blocks + hit[k].idx);
 		rc = done(m, s, rc);
 	}
-	free(chunks);
-	free(idx);
+	free(hit);
 	return rc ? rc : stop;
 }
 
