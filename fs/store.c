@@ -821,7 +821,7 @@ void store_post_commit(struct store *st)
 			run_len = 1;
 		} else {
 			st->refs[s] = n | (n > 1 ? SLOT_CSHARED : 0) |
-				      (st->refs[s] & SLOT_HOT);
+				      (st->refs[s] & (SLOT_HOT | SLOT_PERMIT));
 		}
 	}
 	if (run_len)

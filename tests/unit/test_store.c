@@ -1815,6 +1815,24 @@ static void test_checksums(void)
 	       "the overwrite goes in place");
 	commit_check(&fs, name, "after the permit");
 
+	/*
+	 * A permit whose slot is shared before the commit: its sum is gone,
+	 * so it must come back hot (to be summed again), not be forgotten.
+	 */
+	{
+		struct inode *b2 = new_file(&fs);
+		uint64_t w = write_block(&fs, a, 2, 'w');
+
+		commit_check(&fs, name, "third block");
+		fs_sum_quiet(&fs, 1 << 30);
+		is_int(map_permit(&fs, a, 2), 1, "a permit for w");
+		is_int(map_share_block(&fs, b2, 0, a, 2), 0, "w shared");
+		commit_check(&fs, name, "permit of a shared slot");
+		ok(fs.st.refs[w] & SLOT_HOT,
+		   "the shared slot without a sum is hot, to be summed again");
+		ok(!store_slot_private(&fs.st, w), "and is not written in place");
+	}
+
 	/* Sums and hotness survive a remount. */
 	fs_close(&fs, name);
 	fs_open(&fs, name, false);
