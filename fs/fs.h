@@ -77,6 +77,7 @@ struct inode {
 
 struct fs_options {
 	unsigned commit_interval; /* seconds */
+	unsigned sum_delay;	/* seconds unwritten before a block is summed */
 	bool nosplice;
 	bool writeback;
 	bool verify;	/* check reads against the slot checksums */
@@ -118,6 +119,16 @@ struct fs {
 	pthread_cond_t commit_wake;
 	bool committer_running; /* commit_wait_lock */
 	bool stopping;		/* commit_wait_lock */
+	pthread_t summer;	/* checksums quiet slots (fs_sum_quiet) */
+	pthread_cond_t sum_wake; /* commit_wait_lock: signalled to stop */
+	bool summer_running;	/* commit_wait_lock */
+	pthread_t syncer;	/* the pack's fdatasync of a commit */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cond;
+	enum { SYNC_IDLE, SYNC_ASKED, SYNC_DONE } sync_state; /* sync_lock */
+	int sync_rc;		/* sync_lock: result when SYNC_DONE */
+	bool sync_stop;		/* sync_lock */
+	bool syncer_running;
 	int commit_error;	/* fs->lock: last commit's error, sticky */
 
 	char *zero_page;	/* block_size zeros, for holes on read */
@@ -173,11 +184,12 @@ void fs_kick_commit(struct fs *fs);
 int fs_commit(struct fs *fs);
 
 /*
- * Checksums hot slots that were not written in the open transaction,
- * reading at most @budget bytes (doc/DESIGN.md 1.3). Takes fs->lock.
+ * Checksums hot slots that were not written in the open transaction nor
+ * in the last sum_delay seconds, reading at most @budget bytes
+ * (doc/DESIGN.md 1.3). Takes fs->lock. Returns the bytes summed.
  */
-void fs_sum_quiet(struct fs *fs, uint64_t budget);
-#define SUM_BUDGET_ROUND (512ull << 20)	/* per commit interval */
+uint64_t fs_sum_quiet(struct fs *fs, uint64_t budget);
+#define SUM_BUDGET_ROUND (512ull << 20)	/* per round of the summer */
 #define SUM_BUDGET_UNMOUNT (4ull << 30)	/* at unmount */
 
 /* --- map.c: block maps and copy-on-write --- */

@@ -439,13 +439,6 @@ static int push_u64(struct vec *v, uint64_t x)
 
 #define VEC_AT(v, type, i) (((type *)(v).p)[i])
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* --- names and paths --- */
 
 /* Writes a name with unprintable bytes and backslashes as \xHH. */

@@ -21,9 +21,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <linux/ioprio.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fs/fs.h"
@@ -406,10 +410,65 @@ static int flush_inodes(struct fs *fs)
 	return 0;
 }
 
-/* Commit with fs->lock and commit_lock held. */
-static int commit_locked(struct fs *fs)
+/*
+ * The syncer runs the pack's fdatasync for a commit while the committing
+ * thread writes the metadata into the transaction, so that the disk flush
+ * and the SQL work overlap; the commit waits for it before it commits.
+ */
+static void *syncer(void *arg)
+{
+	struct fs *fs = arg;
+
+	pthread_mutex_lock(&fs->sync_lock);
+	for (;;) {
+		while (fs->sync_state != SYNC_ASKED && !fs->sync_stop)
+			pthread_cond_wait(&fs->sync_cond, &fs->sync_lock);
+		if (fs->sync_state != SYNC_ASKED)
+			break;
+		pthread_mutex_unlock(&fs->sync_lock);
+		int rc = store_sync(&fs->st);
+		pthread_mutex_lock(&fs->sync_lock);
+		fs->sync_rc = rc;
+		fs->sync_state = SYNC_DONE;
+		pthread_cond_broadcast(&fs->sync_cond);
+	}
+	pthread_mutex_unlock(&fs->sync_lock);
+	return NULL;
+}
+
+/* Starts the pack's fdatasync on the syncer; false if it cannot. */
+static bool pack_sync_start(struct fs *fs)
+{
+	if (!fs->syncer_running || !fs->st.pack_written)
+		return false;
+	pthread_mutex_lock(&fs->sync_lock);
+	fs->sync_state = SYNC_ASKED;
+	pthread_cond_broadcast(&fs->sync_cond);
+	pthread_mutex_unlock(&fs->sync_lock);
+	return true;
+}
+
+static int pack_sync_wait(struct fs *fs)
 {
 	int rc;
+
+	pthread_mutex_lock(&fs->sync_lock);
+	while (fs->sync_state != SYNC_DONE)
+		pthread_cond_wait(&fs->sync_cond, &fs->sync_lock);
+	fs->sync_state = SYNC_IDLE;
+	rc = fs->sync_rc;
+	pthread_mutex_unlock(&fs->sync_lock);
+	return rc;
+}
+
+/*
+ * Commit with fs->lock and commit_lock held. With commit_lock no data
+ * write is in flight, so the pack's fdatasync can start at once.
+ */
+static int commit_locked(struct fs *fs)
+{
+	bool syncing;
+	int rc, rc_sync;
 
 	if (fs->commit_error)
 		return fs->commit_error;
@@ -417,6 +476,7 @@ static int commit_locked(struct fs *fs)
 		return 0;
 	if (fs->opt.readonly)
 		return -EROFS;
+	syncing = pack_sync_start(fs);
 	rc = flush_inodes(fs);
 	if (!rc)
 		rc = map_flush(fs);
@@ -425,8 +485,9 @@ static int commit_locked(struct fs *fs)
 	if (!rc && fs->next_ino != meta_super(fs->st.meta)->next_ino)
 		rc = meta_set_next_ino(fs->st.meta, fs->next_ino);
 	/* Invariant: data reaches the disk before metadata that names it. */
+	rc_sync = syncing ? pack_sync_wait(fs) : store_sync(&fs->st);
 	if (!rc)
-		rc = store_sync(&fs->st);
+		rc = rc_sync;
 	if (!rc && fs->changes)
 		rc = meta_commit(fs->st.meta);
 	if (rc) {
@@ -464,12 +525,12 @@ int fs_commit(struct fs *fs)
  * write into a listed slot marks it before it starts, and such a slot's
  * sum is dropped. The sums go into the open transaction.
  */
-void fs_sum_quiet(struct fs *fs, uint64_t budget)
+uint64_t fs_sum_quiet(struct fs *fs, uint64_t budget)
 {
 	enum { BATCH = 256 };
 	uint64_t slots[BATCH], gen = 0, done = 0;
 	uint8_t (*sums)[META_SUM_SIZE] = malloc(BATCH * sizeof(*sums));
-	void *buf = malloc(fs->bs);
+	void *buf = aligned_alloc(4096, fs->bs);
 	size_t pos = 0;
 
 	while (sums && buf && done < budget) {
@@ -487,7 +548,7 @@ void fs_sum_quiet(struct fs *fs, uint64_t budget)
 		if (n == 0)
 			break;
 		for (size_t i = 0; i < n && !rc; i++) {
-			rc = store_sum_slot(&fs->st, slots[i], buf, sums[i]);
+			rc = store_sum_slot(&fs->st, slots[i], buf, true, sums[i]);
 			if (rc) {
 				log_msg("store \"%s\": cannot read slot %llu to checksum it: %s",
 					fs->st.path,
@@ -512,6 +573,7 @@ void fs_sum_quiet(struct fs *fs, uint64_t budget)
 	}
 	free(sums);
 	free(buf);
+	return done;
 }
 
 static void *committer(void *arg)
@@ -529,8 +591,44 @@ static void *committer(void *arg)
 		if (fs->stopping)
 			break;
 		pthread_mutex_unlock(&fs->commit_wait_lock);
-		fs_sum_quiet(fs, SUM_BUDGET_ROUND);
 		fs_commit(fs);
+		pthread_mutex_lock(&fs->commit_wait_lock);
+	}
+	pthread_mutex_unlock(&fs->commit_wait_lock);
+	return NULL;
+}
+
+/*
+ * The summer checksums quiet slots, SUM_BUDGET_ROUND every commit
+ * interval, and has the committer commit them as soon as the round is
+ * done (an fsync's commit then rarely carries them), at idle CPU and I/O
+ * priority: reading back and hashing what was written must not slow down
+ * those who write (doc/DESIGN.md 1.3).
+ */
+static void *summer(void *arg)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+	struct fs *fs = arg;
+
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
+		IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
+	pthread_mutex_lock(&fs->commit_wait_lock);
+	while (!fs->stopping) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += fs->opt.commit_interval;
+		while (!fs->stopping &&
+		       pthread_cond_timedwait(&fs->sum_wake,
+					      &fs->commit_wait_lock,
+					      &ts) != ETIMEDOUT)
+			;
+		if (fs->stopping)
+			break;
+		pthread_mutex_unlock(&fs->commit_wait_lock);
+		if (fs_sum_quiet(fs, SUM_BUDGET_ROUND))
+			fs_kick_commit(fs);
 		pthread_mutex_lock(&fs->commit_wait_lock);
 	}
 	pthread_mutex_unlock(&fs->commit_wait_lock);
@@ -544,6 +642,18 @@ int fs_start_committer(struct fs *fs)
 	if (rc)
 		return -rc;
 	fs->committer_running = true;
+	if (fs->opt.readonly)
+		return 0;
+	rc = pthread_create(&fs->summer, NULL, summer, fs);
+	if (!rc)
+		fs->summer_running = true;
+	if (!rc)
+		rc = pthread_create(&fs->syncer, NULL, syncer, fs);
+	if (rc) {
+		fs_stop_committer(fs);
+		return -rc;
+	}
+	fs->syncer_running = true;
 	return 0;
 }
 
@@ -554,9 +664,21 @@ void fs_stop_committer(struct fs *fs)
 	pthread_mutex_lock(&fs->commit_wait_lock);
 	fs->stopping = true;
 	pthread_cond_signal(&fs->commit_wake);
+	pthread_cond_signal(&fs->sum_wake);
 	pthread_mutex_unlock(&fs->commit_wait_lock);
+	if (fs->summer_running)
+		pthread_join(fs->summer, NULL);
+	fs->summer_running = false;
 	pthread_join(fs->committer, NULL);
 	fs->committer_running = false;
+	if (fs->syncer_running) {
+		pthread_mutex_lock(&fs->sync_lock);
+		fs->sync_stop = true;
+		pthread_cond_broadcast(&fs->sync_cond);
+		pthread_mutex_unlock(&fs->sync_lock);
+		pthread_join(fs->syncer, NULL);
+		fs->syncer_running = false;
+	}
 }
 
 static int delete_orphan(void *ctx, uint64_t ino)
@@ -584,6 +706,7 @@ int fs_init(struct fs *fs, const char *store_path, const struct fs_options *o,
 	rc = store_open(&fs->st, store_path, o->readonly, err, errlen);
 	if (rc)
 		return rc;
+	fs->st.sum_delay = o->sum_delay;
 	fs->bs = fs->st.block_size;
 	fs->bshift = fs->st.block_shift;
 	fs->next_ino = meta_super(fs->st.meta)->next_ino;
@@ -595,6 +718,9 @@ int fs_init(struct fs *fs, const char *store_path, const struct fs_options *o,
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&fs->commit_wait_lock, NULL);
 	pthread_cond_init(&fs->commit_wake, NULL);
+	pthread_cond_init(&fs->sum_wake, NULL);
+	pthread_mutex_init(&fs->sync_lock, NULL);
+	pthread_cond_init(&fs->sync_cond, NULL);
 	fs->zero_page = calloc(1, fs->bs);
 	if (!fs->zero_page || itab_grow(fs)) {
 		snprintf(err, errlen, "out of memory");
@@ -656,6 +782,7 @@ void fs_destroy(struct fs *fs)
 		commit_locked(fs);
 		pthread_mutex_unlock(&fs->lock);
 		/* What the last transaction wrote is quiet now: sum it. */
+		fs->st.sum_delay = 0;
 		fs_sum_quiet(fs, SUM_BUDGET_UNMOUNT);
 		pthread_mutex_lock(&fs->lock);
 		commit_locked(fs);

@@ -42,6 +42,7 @@ struct cmdline {
 	char *store;
 	char *mountpoint;
 	unsigned commit;
+	unsigned sum_delay;
 	int nosplice;
 	int no_writeback;
 	int verify;
@@ -57,6 +58,7 @@ enum { KEY_RO = 1, KEY_RW };
 #define OPT(t, p, v) { t, offsetof(struct cmdline, p), v }
 static const struct fuse_opt cowfs_opts[] = {
 	OPT("commit=%u", commit, 0),
+	OPT("sum_delay=%u", sum_delay, 0),
 	OPT("nosplice", nosplice, 1),
 	OPT("writeback_cache", no_writeback, 0),
 	OPT("no_writeback_cache", no_writeback, 1),
@@ -83,6 +85,8 @@ static void usage(FILE *f)
 		"  -d, -o debug           log every request (implies -f)\n"
 		"  -s                     serve requests in one thread\n"
 		"  -o commit=SECONDS      commit metadata at least this often (default 5)\n"
+		"  -o sum_delay=SECONDS   checksum a block once it has not been written\n"
+		"                         for this long (default 10)\n"
 		"  -o nosplice            move data through memory instead of splice\n"
 		"  -o no_writeback_cache  send every write to the daemon at once\n"
 		"  -o verify              check every read against the block checksums\n"
@@ -229,7 +233,7 @@ static bool safe_fsname(const char *s)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct cmdline c = { .commit = 5 };
+	struct cmdline c = { .commit = 5, .sum_delay = 10 };
 	struct fuse_cmdline_opts fo = { 0 };
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
@@ -262,6 +266,11 @@ int main(int argc, char *argv[])
 		log_msg("commit=%u: must be 1 to 86400 seconds", c.commit);
 		goto out_args;
 	}
+	if (c.sum_delay > HOT_AGE_MAX) {
+		log_msg("sum_delay=%u: must be 0 to %u seconds", c.sum_delay,
+			HOT_AGE_MAX);
+		goto out_args;
+	}
 	if (fuse_parse_cmdline(&args, &fo) != 0)
 		goto out_args;
 	util_debug = fo.debug;
@@ -290,6 +299,7 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	o.commit_interval = c.commit;
+	o.sum_delay = c.sum_delay;
 	o.nosplice = c.nosplice;
 	o.writeback = !c.no_writeback;
 	o.verify = c.verify;

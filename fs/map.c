@@ -443,8 +443,11 @@ int map_permit(struct fs *fs, struct inode *in, uint64_t b)
 			continue;
 		rc = store_permit(&fs->st, c->slot[k]);
 		if (rc < 0)
-			return rc;
+			break;
 	}
+	rc = store_permit_flush(&fs->st);
+	if (rc)
+		return rc;
 	fs_note_changes(fs, 1);
 	return 1;
 }
@@ -471,12 +474,15 @@ int64_t map_prepare_write(struct fs *fs, struct inode *in, uint64_t b,
 	err = store_alloc(st, hint, &slot, &zeroed);
 	if (err)
 		return err;
-	if (!zeroed && partial)
+	/*
+	 * Step 4: what the write leaves of the old block. The whole block in
+	 * one copy (one read of it if it is not cached); the write then
+	 * covers its part.
+	 */
+	if (old && partial)
+		err = store_copy(st, old, slot, 0, fs->bs);
+	else if (!zeroed && partial)
 		err = store_zero(st, slot, 0, fs->bs);
-	if (!err && old && off > 0)			/* step 4: head */
-		err = store_copy(st, old, slot, 0, off);
-	if (!err && old && off + len < fs->bs)		/* step 4: tail */
-		err = store_copy(st, old, slot, off + len, fs->bs - off - len);
 	if (err) {
 		store_unref(st, slot);
 		return err;

@@ -1213,7 +1213,7 @@ static int verify_blocks(struct fs *fs, fuse_ino_t ino,
 	if (!buf)
 		return -ENOMEM;
 	for (size_t i = 0; i < n && !rc; i++) {
-		rc = store_sum_slot(&fs->st, vf[i].slot, buf, got);
+		rc = store_sum_slot(&fs->st, vf[i].slot, buf, false, got);
 		if (!rc && memcmp(got, vf[i].sum, META_SUM_SIZE) != 0)
 			rc = -EIO;
 		if (rc)
@@ -2169,7 +2169,7 @@ static bool slot_damaged(struct fs *fs, uint64_t slot,
 	uint8_t got[META_SUM_SIZE], now[META_SUM_SIZE];
 	bool still;
 
-	if (store_sum_slot(&fs->st, slot, buf, got) == 0 &&
+	if (store_sum_slot(&fs->st, slot, buf, true, got) == 0 &&
 	    memcmp(got, want, META_SUM_SIZE) == 0)
 		return false;
 	pthread_mutex_lock(&fs->lock);
@@ -2180,7 +2180,7 @@ static bool slot_damaged(struct fs *fs, uint64_t slot,
 	pthread_mutex_unlock(&fs->lock);
 	if (!still)
 		return false;
-	return store_sum_slot(&fs->st, slot, buf, got) != 0 ||
+	return store_sum_slot(&fs->st, slot, buf, true, got) != 0 ||
 	       memcmp(got, want, META_SUM_SIZE) != 0;
 }
 
@@ -2213,7 +2213,7 @@ static int scrub_step(struct fs *fs, struct cowfs_ioc_scrub *sc)
 	uint64_t slots[BATCH], from = MAX(sc->start, 1), done = 0;
 	uint64_t budget = MIN(MAX(sc->max_bytes, fs->bs), 1ull << 30);
 	uint8_t (*sums)[META_SUM_SIZE] = malloc(BATCH * sizeof(*sums));
-	void *buf = malloc(fs->bs);
+	void *buf = aligned_alloc(4096, fs->bs);
 	int rc = sums && buf ? 0 : -ENOMEM;
 
 	sc->next = 0;

@@ -414,7 +414,20 @@ static int grow_refs(struct store *st, uint64_t need)
 	return 0;
 }
 
-/* Adds @slot to the hot list (it has SLOT_HOT set, or is about to). */
+/* Seconds on a monotonic clock, wrapping at 16 bits (HOT_STAMP). */
+static uint16_t store_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint16_t)ts.tv_sec;
+}
+
+/*
+ * Adds @slot to the hot list (it has SLOT_HOT set, or is about to), as
+ * written long ago: a slot written now also has SLOT_WRITTEN, and the next
+ * commit stamps it.
+ */
 static void hot_push(struct store *st, uint64_t slot)
 {
 	uint64_t *p = grow_array(st->hot, &st->hot_cap, st->nhot,
@@ -427,7 +440,7 @@ static void hot_push(struct store *st, uint64_t slot)
 		abort();
 	}
 	st->hot = p;
-	st->hot[st->nhot++] = slot;
+	st->hot[st->nhot++] = HOT_ENTRY(slot, store_clock() - HOT_AGE_MAX);
 }
 
 static int load_slot(void *ctx, uint64_t slot, uint32_t refs, bool summed)
@@ -672,6 +685,12 @@ static void mark_dirty(struct store *st, uint64_t slot)
 	st->refs[slot] |= SLOT_DIRTY;
 }
 
+/* How far the pack grows past a new last slot: an eighth, at most 64 MiB. */
+static uint64_t grow_ahead(const struct store *st, uint64_t slot)
+{
+	return MIN(slot / 8, (64ull << 20) >> st->block_shift);
+}
+
 int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
 {
 	uint64_t slot = 0;
@@ -707,12 +726,18 @@ int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
 	}
 	if (slot >= st->pack_len) {
 		/*
-		 * Grow the pack past the new slot (by an eighth, at most
-		 * 64 MiB at a time) so that no read of a slot is ever short.
+		 * Grow the pack past the new slot, so that no read of a slot
+		 * is ever short, and allocate what it grows by: to the host a
+		 * write into allocated space is an overwrite, which ext4 runs
+		 * in parallel with others, while into a hole it takes the
+		 * file's lock for itself. Without room for that, a hole.
 		 */
-		uint64_t len = slot + 1 + MIN(slot / 8, (64ull << 20) >> st->block_shift);
+		uint64_t len = slot + 1 + grow_ahead(st, slot);
+		off_t from = (off_t)store_slot_offset(st, st->pack_len);
+		off_t to = (off_t)store_slot_offset(st, len);
 
-		if (ftruncate(st->packfd, (off_t)store_slot_offset(st, len)) < 0)
+		if (fallocate(st->packfd, 0, from, to - from) < 0 &&
+		    ftruncate(st->packfd, to) < 0)
 			return -errno;
 		st->pack_len = len;
 	}
@@ -760,13 +785,28 @@ void store_unref(struct store *st, uint64_t slot)
 	}
 }
 
+/*
+ * Writes the changed counts, one statement per run of neighbouring slots
+ * with the same count: unsharing a chunk changes 1024 counts, mostly of
+ * a few runs.
+ */
 int store_flush(struct store *st)
 {
-	for (size_t i = 0; i < st->ndirty; i++) {
-		uint64_t s = st->dirty[i];
-		int rc = meta_slot_set(st->meta, s,
-				       st->refs[s] & SLOT_COUNT_MASK);
+	int rc = store_permit_flush(st);
 
+	if (rc)
+		return rc;
+	qsort(st->dirty, st->ndirty, sizeof(*st->dirty), cmp_u64);
+	for (size_t i = 0, j; i < st->ndirty; i = j) {
+		uint64_t first = st->dirty[i];
+		uint32_t n = st->refs[first] & SLOT_COUNT_MASK;
+
+		for (j = i + 1; j < st->ndirty &&
+				st->dirty[j] == first + (j - i) &&
+				(st->refs[st->dirty[j]] & SLOT_COUNT_MASK) == n;
+		     j++)
+			;
+		rc = meta_slot_set(st->meta, first, j - i, n);
 		if (rc)
 			return rc;
 	}
@@ -821,7 +861,8 @@ void store_post_commit(struct store *st)
 			run_len = 1;
 		} else {
 			st->refs[s] = n | (n > 1 ? SLOT_CSHARED : 0) |
-				      (st->refs[s] & (SLOT_HOT | SLOT_PERMIT));
+				      (st->refs[s] & (SLOT_HOT | SLOT_PERMIT |
+						      SLOT_WRITTEN));
 		}
 	}
 	if (run_len)
@@ -834,13 +875,17 @@ void store_post_commit(struct store *st)
 	 * the hot list drops the slots that were freed or summed.
 	 */
 	size_t k = 0;
+	uint16_t now = store_clock();
+
 	for (size_t i = 0; i < st->nhot; i++) {
-		uint64_t s = st->hot[i];
+		uint64_t e = st->hot[i], s = HOT_SLOT(e);
 
 		if (!(st->refs[s] & SLOT_HOT))
 			continue;
+		if (st->refs[s] & SLOT_WRITTEN)
+			e = HOT_ENTRY(s, now);
 		st->refs[s] &= ~SLOT_WRITTEN;
-		st->hot[k++] = s;
+		st->hot[k++] = e;
 	}
 	st->nhot = k;
 
@@ -861,6 +906,7 @@ void store_post_commit(struct store *st)
 		hot_push(st, s);
 	}
 	st->npermit = 0;
+	st->permit_flushed = 0;
 	st->summed_gen++;
 
 	/* Cut free slots off the tail of the pack. */
@@ -873,7 +919,8 @@ void store_post_commit(struct store *st)
 		if (st->cursor > end)
 			st->cursor = 1;
 	}
-	if (st->pack_len > st->nslots) {
+	/* What store_alloc() allocated ahead stays, more is cut. */
+	if (st->pack_len > st->nslots + grow_ahead(st, st->nslots)) {
 		off_t size = (off_t)store_slot_offset(st, st->nslots);
 
 		if (st->nslots == 1)
@@ -895,14 +942,16 @@ void store_hash(const void *buf, size_t len, uint8_t sum[META_SUM_SIZE])
 size_t store_quiet_slots(struct store *st, size_t *pos, uint64_t *slots,
 			 size_t max)
 {
+	uint16_t now = store_clock();
 	size_t n = 0;
 
 	for (; *pos < st->nhot && n < max; (*pos)++) {
-		uint64_t s = st->hot[*pos];
+		uint64_t e = st->hot[*pos], s = HOT_SLOT(e);
 		uint32_t r = st->refs[s];
 
 		if ((r & SLOT_HOT) && !(r & SLOT_WRITTEN) &&
-		    (r & SLOT_COUNT_MASK) > 0 && !store_slot_lost(st, s))
+		    (r & SLOT_COUNT_MASK) > 0 && !store_slot_lost(st, s) &&
+		    (uint16_t)(now - HOT_STAMP(e)) >= st->sum_delay)
 			slots[n++] = s;
 	}
 	return n;
@@ -912,7 +961,6 @@ int store_permit(struct store *st, uint64_t slot)
 {
 	uint32_t r = st->refs[slot];
 	uint64_t *p;
-	int rc;
 
 	if (r & SLOT_PERMIT)
 		return 1;
@@ -922,12 +970,31 @@ int store_permit(struct store *st, uint64_t slot)
 	if (!p)
 		return -ENOMEM;
 	st->permit = p;
-	rc = meta_slot_set_sum(st->meta, slot, NULL);
-	if (rc)
-		return rc;
 	st->permit[st->npermit++] = slot;
 	st->refs[slot] |= SLOT_PERMIT;
 	return 1;
+}
+
+int store_permit_flush(struct store *st)
+{
+	uint64_t *p = st->permit + st->permit_flushed;
+	size_t n = st->npermit - st->permit_flushed;
+	int rc = 0;
+
+	qsort(p, n, sizeof(*p), cmp_u64);
+	for (size_t i = 0, j; i < n && !rc; i = j) {
+		for (j = i + 1; j < n && p[j] == p[i] + (j - i); j++)
+			;
+		rc = meta_slot_clear_sums(st->meta, p[i], j - i);
+	}
+	if (rc) {
+		for (size_t i = 0; i < n; i++)
+			st->refs[p[i]] &= ~SLOT_PERMIT;
+		st->npermit = st->permit_flushed;
+		return rc;
+	}
+	st->permit_flushed = st->npermit;
+	return 0;
 }
 
 uint64_t store_hot_count(const struct store *st)
@@ -935,7 +1002,7 @@ uint64_t store_hot_count(const struct store *st)
 	uint64_t n = 0;
 
 	for (size_t i = 0; i < st->nhot; i++) {
-		uint32_t r = st->refs[st->hot[i]];
+		uint32_t r = st->refs[HOT_SLOT(st->hot[i])];
 
 		n += (r & SLOT_HOT) && (r & SLOT_COUNT_MASK) > 0;
 	}
@@ -965,11 +1032,19 @@ int store_hash_block(int fd, uint64_t pos, void *buf, uint32_t len,
 	return 0;
 }
 
-int store_sum_slot(struct store *st, uint64_t slot, void *buf,
+int store_sum_slot(struct store *st, uint64_t slot, void *buf, bool direct,
 		   uint8_t sum[META_SUM_SIZE])
 {
-	return store_hash_block(st->packfd, store_slot_offset(st, slot), buf,
-				st->block_size, sum);
+	uint64_t pos = store_slot_offset(st, slot);
+	int rc = -EINVAL;
+
+	if (direct && st->packfd_direct >= 0)
+		rc = store_hash_block(st->packfd_direct, pos, buf,
+				      st->block_size, sum);
+	if (rc == -EINVAL)
+		rc = store_hash_block(st->packfd, pos, buf, st->block_size,
+				      sum);
+	return rc;
 }
 
 int store_set_sums(struct store *st, uint64_t gen, const uint64_t *slots,

@@ -71,10 +71,14 @@ struct store {
 	uint64_t *dirty;	/* slots with SLOT_DIRTY set, in order */
 	size_t ndirty, dirty_cap;
 	uint64_t *hot;		/* slots with SLOT_HOT set (and a few freed
-				 * since, dropped at the next commit) */
+				 * since, dropped at the next commit), with
+				 * when they were last written (HOT_ENTRY) */
 	size_t nhot, hot_cap;
+	unsigned sum_delay;	/* seconds a slot stays unwritten before
+				 * it is summed (at most HOT_AGE_MAX) */
 	uint64_t *permit;	/* slots with SLOT_PERMIT set */
 	size_t npermit, permit_cap;
+	size_t permit_flushed;	/* permit[0, permit_flushed) have no sum */
 	uint64_t summed_gen;	/* bumped by every commit: sums computed
 				 * before a commit are not trusted after it */
 	uint64_t fresh;		/* slots >= this were never handed out since
@@ -209,10 +213,25 @@ int store_sync(struct store *st);
 void store_post_commit(struct store *st);
 
 /*
+ * A hot list entry: the slot in the low 48 bits, and in the high 16 the
+ * store clock (seconds, wrapping) at the first commit after the slot was
+ * last written.
+ */
+#define HOT_ENTRY(slot, stamp) ((slot) | (uint64_t)(stamp) << 48)
+#define HOT_SLOT(e) ((e) & ((1ull << 48) - 1))
+#define HOT_STAMP(e) ((uint16_t)((e) >> 48))
+#define HOT_AGE_MAX 0x7fffu
+
+/*
  * Checksums (doc/DESIGN.md 1.3). store_quiet_slots() lists up to @max hot
- * slots not written in the open transaction: their data is what the last
- * commit made durable, so their sum can be computed without any lock.
- * store_sum_slot() reads and hashes one slot (no lock needed).
+ * slots not written in the open transaction nor in the last sum_delay
+ * seconds: their data is what the last commit made durable (and the
+ * writer seems done with them), so their sum can be computed without any
+ * lock.
+ * store_sum_slot() reads and hashes one slot (no lock needed); @direct
+ * reads past the host's page cache, for background reads that should
+ * neither evict what users read nor queue up behind their reads (@buf
+ * must then be aligned to 4096).
  * store_set_sums() (under the lock) records the sums of the slots that
  * are still quiet and were listed in this same transaction (@gen =
  * summed_gen at listing): a write sets SLOT_WRITTEN under the lock before
@@ -221,18 +240,26 @@ void store_post_commit(struct store *st);
  */
 size_t store_quiet_slots(struct store *st, size_t *pos, uint64_t *slots,
 			 size_t max);
-int store_sum_slot(struct store *st, uint64_t slot, void *buf,
+int store_sum_slot(struct store *st, uint64_t slot, void *buf, bool direct,
 		   uint8_t sum[META_SUM_SIZE]);
 int store_set_sums(struct store *st, uint64_t gen, const uint64_t *slots,
 		   uint8_t (*sums)[META_SUM_SIZE], size_t n);
 /*
  * Asks that the private, checksummed @slot may be written in place: its
- * sum is cleared in the open transaction, and once that commits the slot
- * is hot. Returns 1 if the caller must wait for a commit (a permit is
- * pending, now or from before), 0 if the slot needs none (hot already, or
- * not private: then it is copied on write), or -errno.
+ * sum is cleared in the open transaction (by store_permit_flush(), which
+ * the caller runs after asking for a batch of slots, before the lock
+ * goes), and once that commits the slot is hot. Returns 1 if the caller
+ * must wait for a commit (a permit is pending, now or from before), 0 if
+ * the slot needs none (hot already, or not private: then it is copied on
+ * write), or -ENOMEM.
  */
 int store_permit(struct store *st, uint64_t slot);
+/*
+ * Clears the sums of the slots permitted since the last flush, one
+ * statement per run of neighbouring slots. On failure those permits are
+ * withdrawn.
+ */
+int store_permit_flush(struct store *st);
 
 /* How many slots in use have no checksum yet. */
 uint64_t store_hot_count(const struct store *st);

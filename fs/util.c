@@ -155,3 +155,10 @@ int parse_size(const char *s, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}

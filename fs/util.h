@@ -77,4 +77,7 @@ void *grow_array(void *arr, size_t *cap, size_t n, size_t size);
  */
 int parse_size(const char *s, uint64_t *out);
 
+/* qsort() comparison of two uint64_t. */
+int cmp_u64(const void *a, const void *b);
+
 #endif

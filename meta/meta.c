@@ -69,8 +69,10 @@ enum stmt_id {
 	ST_CHUNK_DELETE,
 	ST_SLOT_LOAD,
 	ST_SLOT_SET,
+	ST_SLOT_ADD,
 	ST_SLOT_DELETE,
 	ST_SLOT_SET_SUM,
+	ST_SLOT_CLEAR_SUMS,
 	ST_SLOT_SUMS,
 	ST_SLOT_SUM_GET,
 	ST_CHUNK_ALL,
@@ -127,10 +129,14 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_CHUNK_DELETE] = "DELETE FROM chunk WHERE id = ?1",
 	[ST_SLOT_LOAD] = "SELECT id, refs, sum IS NOT NULL FROM slot",
 	/* A count changes; the slot's data (and so its sum) does not. */
-	[ST_SLOT_SET] = "INSERT INTO slot(id, refs) VALUES (?1, ?2)"
-			" ON CONFLICT(id) DO UPDATE SET refs = excluded.refs",
-	[ST_SLOT_DELETE] = "DELETE FROM slot WHERE id = ?1",
+	[ST_SLOT_SET] = "UPDATE slot SET refs = ?3 WHERE id BETWEEN ?1 AND ?2",
+	[ST_SLOT_ADD] = "WITH RECURSIVE r(id) AS (SELECT ?1 UNION ALL"
+			" SELECT id + 1 FROM r WHERE id < ?2)"
+			" INSERT OR IGNORE INTO slot(id, refs) SELECT id, ?3 FROM r",
+	[ST_SLOT_DELETE] = "DELETE FROM slot WHERE id BETWEEN ?1 AND ?2",
 	[ST_SLOT_SET_SUM] = "UPDATE slot SET sum = ?2 WHERE id = ?1",
+	[ST_SLOT_CLEAR_SUMS] = "UPDATE slot SET sum = NULL"
+			       " WHERE id BETWEEN ?1 AND ?2",
 	[ST_SLOT_SUMS] = "SELECT id, sum FROM slot WHERE id >= ?1"
 			 " AND sum IS NOT NULL ORDER BY id LIMIT ?2",
 	[ST_SLOT_SUM_GET] = "SELECT sum FROM slot WHERE id = ?1",
@@ -1208,15 +1214,50 @@ int meta_slot_load(struct meta *m,
 	return rc ? rc : stop;
 }
 
-int meta_slot_set(struct meta *m, uint64_t slot, uint32_t refs)
+/* Binds the run [@first, @first + @n) as ?1 and ?2 of @s. */
+static void bind_run(sqlite3_stmt *s, uint64_t first, uint64_t n)
+{
+	sqlite3_bind_int64(s, 1, (int64_t)first);
+	sqlite3_bind_int64(s, 2, (int64_t)(first + n - 1));
+}
+
+/*
+ * One statement for a run of slots: most runs are rows that exist (counts
+ * changed by a clone or an unshare) or rows that do not (new slots), so
+ * an UPDATE, and only when it found fewer rows than the run, an INSERT of
+ * the missing ones.
+ */
+int meta_slot_set(struct meta *m, uint64_t first, uint64_t n, uint32_t refs)
 {
 	sqlite3_stmt *s;
+	int rc;
 
-	if (refs == 0)
-		return exec_ino(m, ST_SLOT_DELETE, slot);
+	if (n == 0)
+		return 0;
+	if (refs == 0) {
+		s = stmt(m, ST_SLOT_DELETE);
+		bind_run(s, first, n);
+		return exec1(m, s);
+	}
 	s = stmt(m, ST_SLOT_SET);
-	sqlite3_bind_int64(s, 1, (int64_t)slot);
-	sqlite3_bind_int64(s, 2, refs);
+	bind_run(s, first, n);
+	sqlite3_bind_int64(s, 3, refs);
+	rc = exec1(m, s);
+	if (rc || (uint64_t)sqlite3_changes(m->db) == n)
+		return rc;
+	s = stmt(m, ST_SLOT_ADD);
+	bind_run(s, first, n);
+	sqlite3_bind_int64(s, 3, refs);
+	return exec1(m, s);
+}
+
+int meta_slot_clear_sums(struct meta *m, uint64_t first, uint64_t n)
+{
+	sqlite3_stmt *s = stmt(m, ST_SLOT_CLEAR_SUMS);
+
+	if (n == 0)
+		return 0;
+	bind_run(s, first, n);
 	return exec1(m, s);
 }
 

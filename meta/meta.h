@@ -189,7 +189,10 @@ int meta_slot_load(struct meta *m,
 		   int (*fn)(void *ctx, uint64_t slot, uint32_t refs,
 			     bool summed),
 		   void *ctx);
-int meta_slot_set(struct meta *m, uint64_t slot, uint32_t refs);
+/* Slots @first .. @first + @n - 1 get the count @refs (0: no row). */
+int meta_slot_set(struct meta *m, uint64_t first, uint64_t n, uint32_t refs);
+/* Clears the sums of slots @first .. @first + @n - 1. */
+int meta_slot_clear_sums(struct meta *m, uint64_t first, uint64_t n);
 /* Sets (or with @sum NULL clears) a slot's checksum. */
 int meta_slot_set_sum(struct meta *m, uint64_t slot,
 		      const uint8_t sum[META_SUM_SIZE]);

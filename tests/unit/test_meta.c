@@ -153,6 +153,27 @@ static int collect_slot(void *ctx, uint64_t slot, uint32_t refs, bool summed)
 	return collect_pair(ctx, slot, refs | (summed ? 1000u : 0));
 }
 
+/* Counts the slot rows from 100 on for the run tests. */
+struct run_count {
+	int twos, fives, others;
+};
+
+static int count_runs(void *ctx, uint64_t slot, uint32_t refs, bool summed)
+{
+	struct run_count *c = ctx;
+
+	(void)summed;
+	if (slot < 100)
+		return 0;
+	if (slot < 150 && refs == 2)
+		c->twos++;
+	else if (slot >= 150 && slot < 250 && refs == 5)
+		c->fives++;
+	else
+		c->others++;
+	return 0;
+}
+
 static int collect_owner(void *ctx, uint64_t ino, uint64_t block)
 {
 	return collect_pair(ctx, ino, block);
@@ -841,12 +862,12 @@ static void test_slot(void)
 	struct pairs p = { .n = 0 };
 	uint64_t refs_of[8] = { 0 };
 
-	is_int(meta_slot_set(m, 3, 1), 0, "slot set");
-	meta_slot_set(m, 4, 2);
-	meta_slot_set(m, 5, 1);
-	is_int(meta_slot_set(m, 3, 7), 0, "slot set of an existing slot");
-	is_int(meta_slot_set(m, 5, 0), 0, "slot set to 0");
-	is_int(meta_slot_set(m, 6, 0), 0, "slot set to 0 of a missing row");
+	is_int(meta_slot_set(m, 3, 1, 1), 0, "slot set");
+	meta_slot_set(m, 4, 1, 2);
+	meta_slot_set(m, 5, 1, 1);
+	is_int(meta_slot_set(m, 3, 1, 7), 0, "slot set of an existing slot");
+	is_int(meta_slot_set(m, 5, 1, 0), 0, "slot set to 0");
+	is_int(meta_slot_set(m, 6, 1, 0), 0, "slot set to 0 of a missing row");
 	is_int(meta_slot_load(m, collect_slot, &p), 0, "slot load");
 	for (int i = 0; i < p.n && i < 16; i++)
 		if (p.a[i] < 8)
@@ -866,7 +887,7 @@ static void test_slot(void)
 	is_int(meta_slot_set_sum(m, 4, sum), 0, "sum set");
 	is_int(meta_slot_get_sum(m, 4, got), 1, "sum read back");
 	ok(memcmp(sum, got, sizeof(sum)) == 0, "the same 16 bytes");
-	meta_slot_set(m, 4, 3);
+	meta_slot_set(m, 4, 1, 3);
 	memset(got, 0, sizeof(got));
 	ok(meta_slot_get_sum(m, 4, got) == 1 &&
 		   memcmp(sum, got, sizeof(sum)) == 0,
@@ -885,10 +906,36 @@ static void test_slot(void)
 	is_int(meta_slot_sums(m, 0, 1, ids, sums), 1, "listing is limited");
 	is_int(meta_slot_set_sum(m, 3, NULL), 0, "sum cleared");
 	is_int(meta_slot_get_sum(m, 3, got), 0, "cleared sum is gone");
-	meta_slot_set(m, 4, 0);
-	meta_slot_set(m, 4, 1);
+	meta_slot_set(m, 4, 1, 0);
+	meta_slot_set(m, 4, 1, 1);
 	is_int(meta_slot_get_sum(m, 4, got), 0,
 	       "a freed and reused slot has no sum");
+
+	/*
+	 * Runs: slots 100-199 new, then 150-249 (half existing, half new)
+	 * get one count; a run's sums are cleared and only theirs.
+	 */
+	is_int(meta_slot_set(m, 100, 100, 2), 0, "run of new slots set");
+	is_int(meta_slot_set(m, 150, 100, 5), 0, "run of mixed slots set");
+	meta_slot_set_sum(m, 149, sum);
+	meta_slot_set_sum(m, 150, sum);
+	meta_slot_set_sum(m, 200, sum);
+	meta_slot_set_sum(m, 250, sum); /* no row: nothing */
+	is_int(meta_slot_clear_sums(m, 150, 50), 0, "run of sums cleared");
+	ok(meta_slot_get_sum(m, 149, got) == 1 &&
+		   meta_slot_get_sum(m, 150, got) == 0 &&
+		   meta_slot_get_sum(m, 200, got) == 1,
+	   "the run's sums went, the others stayed");
+	struct run_count rc = { 0 };
+
+	meta_slot_load(m, count_runs, &rc);
+	ok(rc.twos == 50 && rc.fives == 100 && rc.others == 0,
+	   "runs: slots 100-149 have 2, 150-249 have 5, no other row");
+	is_int(meta_slot_set(m, 120, 200, 0), 0, "run deleted");
+	memset(&rc, 0, sizeof(rc));
+	meta_slot_load(m, count_runs, &rc);
+	is_int(rc.twos, 20, "slots 100-119 are left");
+	is_int(rc.fives + rc.others, 0, "and no other slot from 100");
 
 	/* Owners and paths: /d/f names slot 3 at its block 1025. */
 	uint64_t map[2] = { 0, 3 }, cid;
