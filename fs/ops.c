@@ -1402,12 +1402,15 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 		/*
 		 * Pages the kernel writes back from its cache arrive in the
 		 * pipe as whole, page-aligned buffers: spliced to the O_DIRECT
-		 * pack they reach the disk with no copy at all.
+		 * pack they reach the disk with no copy at all. Not below a
+		 * block: a small write (random 4 KiB pages) would wait for the
+		 * disk each time, where the host's page cache takes it at once
+		 * and the commit's fdatasync writes it out.
 		 */
 		if (!fs->opt.nosplice && fi->writepage &&
 		    fs->st.packfd_direct >= 0 &&
 		    (in_buf->buf[0].flags & FUSE_BUF_IS_FD) &&
-		    ((uint64_t)off | size) % 4096 == 0)
+		    ((uint64_t)off | size) % 4096 == 0 && size >= fs->bs)
 			for (size_t i = 0; i < bv->count; i++)
 				bv->buf[i].fd = fs->st.packfd_direct;
 		res = fuse_buf_copy(bv, in_buf,
