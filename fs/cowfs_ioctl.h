@@ -65,4 +65,23 @@ struct cowfs_ioc_path {
 
 #define COWFS_IOC_PATH _IOWR('C', 3, struct cowfs_ioc_path)
 
+/*
+ * Which store the daemon behind this mount serves (anyone may ask).
+ * `cowfs STORE MNT2` asks it of a mount of STORE before it makes MNT2 a
+ * bind mount of it (fs/bind.c): the pack file the daemon has open must be
+ * STORE/blocks itself, so a stale mount, a mount of another store that was
+ * moved or replaced, or another filesystem, is never bound.
+ */
+struct cowfs_ioc_store {
+	uint64_t pack_dev;	/* st_dev of the daemon's open pack file */
+	uint64_t pack_ino;	/* st_ino of it */
+	uint64_t pid;		/* the daemon's process id */
+	uint64_t flags;		/* COWFS_STORE_* */
+	uint64_t reserved[4];
+};
+
+#define COWFS_STORE_READONLY 1	/* the store is open read-only (-o ro) */
+
+#define COWFS_IOC_STORE _IOR('C', 4, struct cowfs_ioc_store)
+
 #endif

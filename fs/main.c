@@ -12,6 +12,11 @@
  * its child and exits 0, or prints the child's error and exits 1. So a
  * script that runs `cowfs STORE MNT` can rely on the exit status and use
  * MNT at once.
+ *
+ * A store that a cowfs daemon serves already is not opened again: for
+ * root, MNT becomes a second mount point of it (a bind mount of the first,
+ * served by the same daemon; fs/bind.c) and cowfs exits 0 at once, with or
+ * without -f; for other users the store's lock refuses it.
  */
 #include "config.h"
 
@@ -26,12 +31,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
 
+#include "fs/bind.h"
 #include "fs/fs.h"
 #include "fs/ops.h"
 #include "fs/util.h"
@@ -50,10 +57,27 @@ struct cmdline {
 	int version;
 	int extra;	/* a third non-option argument */
 	int readonly;	/* -o ro (the last of ro and rw wins) */
+	unsigned long mntflags; /* per-mount MS_* flags asked, but MS_RDONLY */
 };
 
 /* Options seen here and passed on to libfuse as well. */
-enum { KEY_RO = 1, KEY_RW };
+enum { KEY_RO = 1, KEY_RW, KEY_MNT_FLAG };
+
+/*
+ * libfuse's options that set a flag of the mount point rather than of the
+ * filesystem: a second mount point of a mounted store (fs/bind.c) sets
+ * them itself.
+ */
+static const struct {
+	const char *name;
+	unsigned long flag;
+	bool set;
+} mnt_flag_opts[] = {
+	{ "suid", MS_NOSUID, false },	{ "nosuid", MS_NOSUID, true },
+	{ "dev", MS_NODEV, false },	{ "nodev", MS_NODEV, true },
+	{ "exec", MS_NOEXEC, false },	{ "noexec", MS_NOEXEC, true },
+	{ "noatime", MS_NOATIME, true }, { "nodiratime", MS_NODIRATIME, true },
+};
 
 #define OPT(t, p, v) { t, offsetof(struct cmdline, p), v }
 static const struct fuse_opt cowfs_opts[] = {
@@ -69,6 +93,14 @@ static const struct fuse_opt cowfs_opts[] = {
 	OPT("--version", version, 1),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
+	FUSE_OPT_KEY("suid", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("nosuid", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("dev", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("nodev", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("exec", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("noexec", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("noatime", KEY_MNT_FLAG),
+	FUSE_OPT_KEY("nodiratime", KEY_MNT_FLAG),
 	FUSE_OPT_END
 };
 
@@ -105,6 +137,17 @@ static int opt_proc(void *data, const char *arg, int key,
 	if (key == KEY_RO || key == KEY_RW) {
 		/* The kernel mounts read-only; we open the store so. */
 		c->readonly = key == KEY_RO;
+		return 1;
+	}
+	if (key == KEY_MNT_FLAG) {
+		for (size_t i = 0; i < ARRAY_SIZE(mnt_flag_opts); i++) {
+			if (strcmp(arg, mnt_flag_opts[i].name))
+				continue;
+			if (mnt_flag_opts[i].set)
+				c->mntflags |= mnt_flag_opts[i].flag;
+			else
+				c->mntflags &= ~mnt_flag_opts[i].flag;
+		}
 		return 1;
 	}
 	if (key != FUSE_OPT_KEY_NONOPT)
@@ -239,12 +282,14 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct fs_options o = { 0 };
 	struct fs *fs = NULL;
-	char store[PATH_MAX], err[512], first[512];
+	char store[PATH_MAX], err[3 * PATH_MAX], first[512];
+	char note[3 * PATH_MAX];
 	struct stat sb = { 0 };
 	int ready_fd = -1, rc, ret = 1;
 
 	util_progname = "cowfs";
 	fuse_set_log_func(log_fuse);
+	c.mntflags = BIND_MOUNT_FLAGS_DEFAULT;
 	if (fuse_opt_parse(&args, &c, cowfs_opts, opt_proc) < 0)
 		goto out_args;
 	if (c.help || c.version) {
@@ -315,6 +360,17 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &cowfs_ops, sizeof(cowfs_ops), fs);
 	if (!se)
 		goto out_args; /* libfuse said why */
+
+	/* Mounted already: a second mount point, and no daemon (bind.c). */
+	rc = bind_second_mount(store, fo.mountpoint,
+			       c.mntflags | (c.readonly ? MS_RDONLY : 0), err,
+			       sizeof(err), note, sizeof(note));
+	if (rc) {
+		if (rc < 0 || note[0])
+			log_msg("%s", rc < 0 ? err : note);
+		ret = rc < 0;
+		goto out_session;
+	}
 
 	if (!fo.foreground) {
 		rc = background(&ready_fd);

@@ -2302,6 +2302,23 @@ static void ioctl_path(fuse_req_t req, struct fs *fs, const void *in_buf)
 	free(p);
 }
 
+/* Constant while the daemon runs: no lock. */
+static void ioctl_store(fuse_req_t req, struct fs *fs)
+{
+	struct cowfs_ioc_store s = { 0 };
+	struct stat sb;
+
+	if (fstat(fs->st.packfd, &sb) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	s.pack_dev = sb.st_dev;
+	s.pack_ino = sb.st_ino;
+	s.pid = (uint64_t)getpid();
+	s.flags = fs->opt.readonly ? COWFS_STORE_READONLY : 0;
+	fuse_reply_ioctl(req, 0, &s, sizeof(s));
+}
+
 static void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		     void *arg, struct fuse_file_info *fi, unsigned flags,
 		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
@@ -2334,6 +2351,12 @@ static void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 			fuse_reply_err(req, EINVAL);
 		else
 			ioctl_path(req, fs, in_buf);
+		return;
+	case COWFS_IOC_STORE:
+		if (out_bufsz < sizeof(struct cowfs_ioc_store))
+			fuse_reply_err(req, EINVAL);
+		else
+			ioctl_store(req, fs);
 		return;
 	default:
 		fuse_reply_err(req, ENOTTY);

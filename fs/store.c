@@ -504,8 +504,11 @@ static int open_pack(struct store *st, char *err, size_t errlen)
 				     O_RDWR | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
 	rc = store_lock(st->packfd, st->path, mnt, sizeof(mnt));
 	if (rc == -EBUSY && mnt[0])
-		snprintf(err, errlen, "store \"%s\" is already mounted on \"%s\"",
-			 st->path, mnt);
+		/* root makes a second mount point a bind mount (fs/bind.c) */
+		snprintf(err, errlen, "store \"%s\" is already mounted on \"%s\"%s",
+			 st->path, mnt,
+			 geteuid() ? " (root can mount it on a second mount point)"
+				   : "");
 	else if (rc == -EBUSY)
 		snprintf(err, errlen, "store \"%s\" is in use by another process",
 			 st->path);

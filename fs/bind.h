@@ -1,0 +1,34 @@
+/*
+ * bind.h - a second mount point of a store that a cowfs daemon serves
+ * already: a bind mount of the first (fs/bind.c).
+ */
+#ifndef COWFS_BIND_H
+#define COWFS_BIND_H
+
+#include <stddef.h>
+#include <sys/mount.h>
+
+/*
+ * Mount flags that belong to a mount point rather than to the filesystem
+ * (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NOATIME, MS_NODIRATIME):
+ * a second mount point gets its own, as asked on its command line.
+ */
+#define BIND_MOUNT_FLAGS_DEFAULT (MS_NOSUID | MS_NODEV) /* libfuse's */
+
+/*
+ * If the store at @store (a real path) is mounted by a running cowfs
+ * daemon, makes @mountpoint a bind mount of that mount, with the
+ * per-mount flags @flags (and read-only if the daemon opened the store
+ * read-only). Only root does this; for any other user it returns 0 at
+ * once. Returns 1 when @mountpoint is mounted; 0 when no live cowfs mount
+ * of this very store was found (the caller mounts the store itself, and
+ * its lock says why not if it cannot); -errno with a one-line reason in
+ * @err when the store is mounted but @mountpoint could not be made a
+ * mount point of it (nothing is left mounted on it then). @note gets a
+ * line to print on success (empty if none).
+ */
+int bind_second_mount(const char *store, const char *mountpoint,
+		      unsigned long flags, char *err, size_t errlen,
+		      char *note, size_t notelen);
+
+#endif
