@@ -42,7 +42,7 @@ void log_release(bool print, char *first, size_t firstlen);
 /* Sends subsequent log lines to syslog instead of stderr (daemon mode). */
 void log_to_syslog(void);
 
-/* Current time in nanoseconds since the epoch (CLOCK_REALTIME). */
+/* Current time for file times, in ns since the epoch (CLOCK_REALTIME_COARSE). */
 int64_t now_ns(void);
 
 static inline struct timespec ns_to_ts(int64_t ns)
