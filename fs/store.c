@@ -733,14 +733,17 @@ int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
 		 * is ever short, and allocate what it grows by: to the host a
 		 * write into allocated space is an overwrite, which ext4 runs
 		 * in parallel with others, while into a hole it takes the
-		 * file's lock for itself. Without room for that, a hole.
+		 * file's lock for itself. Without room for that above the
+		 * reserve kept for meta.db (store_room), a hole.
 		 */
 		uint64_t len = slot + 1 + grow_ahead(st, slot);
 		off_t from = (off_t)store_slot_offset(st, st->pack_len);
 		off_t to = (off_t)store_slot_offset(st, len);
+		bool alloc = store_room(st, (uint64_t)(to - from), false) == 0;
 
-		if (fallocate(st->packfd, 0, from, to - from) < 0 &&
-		    ftruncate(st->packfd, to) < 0)
+		if (alloc && fallocate(st->packfd, 0, from, to - from) == 0)
+			st->room -= MIN(st->room, (uint64_t)(to - from));
+		else if (ftruncate(st->packfd, to) < 0)
 			return -errno;
 		st->pack_len = len;
 	}
