@@ -399,6 +399,7 @@ int store_room(struct store *st, uint64_t need, bool meta)
 static int grow_refs(struct store *st, uint64_t need)
 {
 	uint64_t cap = st->cap ? st->cap : 1024;
+	uint16_t *stamp;
 	uint32_t *p;
 
 	if (need <= st->cap)
@@ -410,17 +411,37 @@ static int grow_refs(struct store *st, uint64_t need)
 		return -ENOMEM;
 	memset(p + st->cap, 0, (cap - st->cap) * sizeof(*p));
 	st->refs = p;
+	stamp = realloc(st->stamp, cap * sizeof(*stamp));
+	if (!stamp)
+		return -ENOMEM;
+	memset(stamp + st->cap, 0, (cap - st->cap) * sizeof(*stamp));
+	st->stamp = stamp;
 	st->cap = cap;
 	return 0;
 }
 
-/* Seconds on a monotonic clock, wrapping at 16 bits (HOT_STAMP). */
+/* Seconds on a monotonic clock, wrapping at 16 bits (stamp[]). */
 static uint16_t store_clock(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint16_t)ts.tv_sec;
+}
+
+/* Appends @slot to one of the slot lists; as mark_dirty(), dies if it can't. */
+static void list_push(struct store *st, uint64_t **list, size_t *n,
+		      size_t *cap, uint64_t slot)
+{
+	uint64_t *p = grow_array(*list, cap, *n, sizeof(*p));
+
+	if (!p) {
+		log_msg("store \"%s\": out of memory for a slot list",
+			st->path);
+		abort();
+	}
+	*list = p;
+	p[(*n)++] = slot;
 }
 
 /*
@@ -430,17 +451,39 @@ static uint16_t store_clock(void)
  */
 static void hot_push(struct store *st, uint64_t slot)
 {
-	uint64_t *p = grow_array(st->hot, &st->hot_cap, st->nhot,
-				 sizeof(*p));
+	list_push(st, &st->hot, &st->nhot, &st->hot_cap, slot);
+	st->stamp[slot] = (uint16_t)(store_clock() - HOT_AGE_MAX);
+}
 
-	if (!p) {
-		/* As mark_dirty(): no safe way on. */
-		log_msg("store \"%s\": out of memory for the hot slot list",
-			st->path);
-		abort();
+void store_mark_written(struct store *st, uint64_t slot)
+{
+	list_push(st, &st->written, &st->nwritten, &st->written_cap, slot);
+	st->refs[slot] |= SLOT_WRITTEN;
+}
+
+/*
+ * Drops from the hot list the slots that are no longer hot and the second
+ * entries of slots that came back, once they are half of it: a commit
+ * costs what it wrote, not what is waiting for its sum. Sorted, so that
+ * the summer reads the pack in order.
+ */
+static void hot_compact(struct store *st)
+{
+	size_t k = 0;
+
+	if (st->hot_dead * 2 < st->nhot)
+		return;
+	qsort(st->hot, st->nhot, sizeof(*st->hot), cmp_u64);
+	for (size_t i = 0; i < st->nhot; i++) {
+		uint64_t s = st->hot[i];
+		uint32_t r = st->refs[s];
+
+		if ((r & SLOT_HOT) && (r & SLOT_COUNT_MASK) > 0 &&
+		    (k == 0 || st->hot[k - 1] != s))
+			st->hot[k++] = s;
 	}
-	st->hot = p;
-	st->hot[st->nhot++] = HOT_ENTRY(slot, store_clock() - HOT_AGE_MAX);
+	st->nhot = k;
+	st->hot_dead = 0;
 }
 
 static int load_slot(void *ctx, uint64_t slot, uint32_t refs, bool summed)
@@ -652,13 +695,17 @@ void store_close(struct store *st)
 		close(st->dirfd);
 	st->packfd = st->packfd_direct = st->dirfd = -1;
 	free(st->refs);
+	free(st->stamp);
 	free(st->dirty);
 	free(st->hot);
+	free(st->written);
 	free(st->permit);
 	free(st->path);
 	st->refs = NULL;
+	st->stamp = NULL;
 	st->dirty = NULL;
 	st->hot = NULL;
+	st->written = NULL;
 	st->path = NULL;
 }
 
@@ -753,8 +800,9 @@ int store_alloc(struct store *st, uint64_t hint, uint64_t *out, bool *zeroed)
 		st->nfree--;
 	mark_dirty(st, slot);
 	/* A new slot has no sum: it is hot until it has been quiet. */
-	st->refs[slot] |= 1 | SLOT_HOT | SLOT_WRITTEN;
+	st->refs[slot] |= 1 | SLOT_HOT;
 	hot_push(st, slot);
+	store_mark_written(st, slot);
 	st->used++;
 	st->cursor = slot + 1;
 	*zeroed = slot >= st->fresh;
@@ -855,6 +903,7 @@ void store_post_commit(struct store *st)
 		uint32_t n = st->refs[s] & SLOT_COUNT_MASK;
 
 		if (n == 0) {
+			st->hot_dead += (st->refs[s] & SLOT_HOT) != 0;
 			st->refs[s] = 0;
 			st->nfree++;
 			if (run_len && s == run_start + run_len) {
@@ -876,24 +925,19 @@ void store_post_commit(struct store *st)
 	st->ndirty = 0;
 	st->room = 0; /* look at the host's free space again */
 
-	/*
-	 * What was written is durable now and starts a quiet transaction;
-	 * the hot list drops the slots that were freed or summed.
-	 */
-	size_t k = 0;
+	/* What was written is durable now and starts a quiet transaction. */
 	uint16_t now = store_clock();
 
-	for (size_t i = 0; i < st->nhot; i++) {
-		uint64_t e = st->hot[i], s = HOT_SLOT(e);
+	for (size_t i = 0; i < st->nwritten; i++) {
+		uint64_t s = st->written[i];
 
-		if (!(st->refs[s] & SLOT_HOT))
-			continue;
-		if (st->refs[s] & SLOT_WRITTEN)
-			e = HOT_ENTRY(s, now);
-		st->refs[s] &= ~SLOT_WRITTEN;
-		st->hot[k++] = e;
+		if (st->refs[s] & SLOT_WRITTEN) {
+			st->refs[s] &= ~SLOT_WRITTEN;
+			st->stamp[s] = now;
+		}
 	}
-	st->nhot = k;
+	st->nwritten = 0;
+	hot_compact(st);
 
 	/*
 	 * Permits: the cleared sums are durable, so these slots may be
@@ -908,8 +952,9 @@ void store_post_commit(struct store *st)
 		st->refs[s] &= ~SLOT_PERMIT;
 		if ((st->refs[s] & SLOT_COUNT_MASK) == 0)
 			continue;
-		st->refs[s] |= SLOT_HOT | SLOT_WRITTEN;
+		st->refs[s] |= SLOT_HOT;
 		hot_push(st, s);
+		store_mark_written(st, s);
 	}
 	st->npermit = 0;
 	st->permit_flushed = 0;
@@ -952,12 +997,12 @@ size_t store_quiet_slots(struct store *st, size_t *pos, uint64_t *slots,
 	size_t n = 0;
 
 	for (; *pos < st->nhot && n < max; (*pos)++) {
-		uint64_t e = st->hot[*pos], s = HOT_SLOT(e);
+		uint64_t s = st->hot[*pos];
 		uint32_t r = st->refs[s];
 
 		if ((r & SLOT_HOT) && !(r & SLOT_WRITTEN) &&
 		    (r & SLOT_COUNT_MASK) > 0 && !store_slot_lost(st, s) &&
-		    (uint16_t)(now - HOT_STAMP(e)) >= st->sum_delay)
+		    (uint16_t)(now - st->stamp[s]) >= st->sum_delay)
 			slots[n++] = s;
 	}
 	return n;
@@ -1007,8 +1052,8 @@ uint64_t store_hot_count(const struct store *st)
 {
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < st->nhot; i++) {
-		uint32_t r = st->refs[HOT_SLOT(st->hot[i])];
+	for (uint64_t s = 1; s < st->nslots; s++) {
+		uint32_t r = st->refs[s];
 
 		n += (r & SLOT_HOT) && (r & SLOT_COUNT_MASK) > 0;
 	}
@@ -1073,6 +1118,7 @@ int store_set_sums(struct store *st, uint64_t gen, const uint64_t *slots,
 		if (rc)
 			return rc;
 		st->refs[s] &= ~SLOT_HOT;
+		st->hot_dead++;
 		done++;
 	}
 	return (int)done;

@@ -70,10 +70,15 @@ struct store {
 	uint64_t cursor;	/* where the next search for a free slot starts */
 	uint64_t *dirty;	/* slots with SLOT_DIRTY set, in order */
 	size_t ndirty, dirty_cap;
-	uint64_t *hot;		/* slots with SLOT_HOT set (and a few freed
-				 * since, dropped at the next commit), with
-				 * when they were last written (HOT_ENTRY) */
-	size_t nhot, hot_cap;
+	uint16_t *stamp;	/* per slot: the store clock (seconds,
+				 * wrapping) at the first commit after the
+				 * slot was last written */
+	uint64_t *hot;		/* slots with SLOT_HOT set, and some that
+				 * lost it since or appear twice: dropped
+				 * once they are half the list */
+	size_t nhot, hot_cap, hot_dead;
+	uint64_t *written;	/* slots with SLOT_WRITTEN set */
+	size_t nwritten, written_cap;
 	unsigned sum_delay;	/* seconds a slot stays unwritten before
 				 * it is summed (at most HOT_AGE_MAX) */
 	uint64_t *permit;	/* slots with SLOT_PERMIT set */
@@ -176,10 +181,13 @@ static inline bool store_slot_private(const struct store *st, uint64_t slot)
 	       (r & SLOT_HOT);
 }
 
+void store_mark_written(struct store *st, uint64_t slot);
+
 /* Records that @slot's data is about to be written (it must be hot). */
 static inline void store_note_write(struct store *st, uint64_t slot)
 {
-	st->refs[slot] |= SLOT_WRITTEN;
+	if (!(st->refs[slot] & SLOT_WRITTEN))
+		store_mark_written(st, slot);
 }
 
 /*
@@ -212,14 +220,7 @@ int store_sync(struct store *st);
  */
 void store_post_commit(struct store *st);
 
-/*
- * A hot list entry: the slot in the low 48 bits, and in the high 16 the
- * store clock (seconds, wrapping) at the first commit after the slot was
- * last written.
- */
-#define HOT_ENTRY(slot, stamp) ((slot) | (uint64_t)(stamp) << 48)
-#define HOT_SLOT(e) ((e) & ((1ull << 48) - 1))
-#define HOT_STAMP(e) ((uint16_t)((e) >> 48))
+/* The longest sum_delay: half the range of the wrapping stamps. */
 #define HOT_AGE_MAX 0x7fffu
 
 /*
