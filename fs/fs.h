@@ -134,6 +134,8 @@ struct fs {
 	char *zero_page;	/* block_size zeros, for holes on read */
 	/* Data path counters (atomic; see struct cowfs_ioc_stat). */
 	uint64_t read_spliced, read_copied, write_spliced, write_copied;
+	uint64_t io_requests;	/* reads and writes received (atomic): the
+				 * summer gives way to them */
 	struct fuse_session *se; /* for notifications to the kernel */
 };
 
@@ -186,10 +188,14 @@ int fs_commit(struct fs *fs);
 /*
  * Checksums hot slots that were not written in the open transaction nor
  * in the last sum_delay seconds, reading at most @budget bytes
- * (doc/DESIGN.md 1.3). Takes fs->lock. Returns the bytes summed.
+ * (doc/DESIGN.md 1.3). Takes fs->lock. Returns the bytes summed. With
+ * @yielded, stops as soon as a read or write request comes in, and says
+ * so in *@yielded.
  */
-uint64_t fs_sum_quiet(struct fs *fs, uint64_t budget);
+uint64_t fs_sum_quiet(struct fs *fs, uint64_t budget, bool *yielded);
 #define SUM_BUDGET_ROUND (512ull << 20)	/* per round of the summer */
+#define SUM_BUDGET_BUSY (8ull << 20)	/* per round while never idle */
+#define SUM_IDLE_MS 100		/* quiet time before the summer reads */
 #define SUM_BUDGET_UNMOUNT (4ull << 30)	/* at unmount */
 
 /* --- map.c: block maps and copy-on-write --- */

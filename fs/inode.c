@@ -525,15 +525,18 @@ int fs_commit(struct fs *fs)
  * write into a listed slot marks it before it starts, and such a slot's
  * sum is dropped. The sums go into the open transaction.
  */
-uint64_t fs_sum_quiet(struct fs *fs, uint64_t budget)
+uint64_t fs_sum_quiet(struct fs *fs, uint64_t budget, bool *yielded)
 {
 	enum { BATCH = 256 };
 	uint64_t slots[BATCH], gen = 0, done = 0;
 	uint8_t (*sums)[META_SUM_SIZE] = malloc(BATCH * sizeof(*sums));
 	void *buf = aligned_alloc(4096, fs->bs);
+	uint64_t seen = __atomic_load_n(&fs->io_requests, __ATOMIC_RELAXED);
 	size_t pos = 0;
 
-	while (sums && buf && done < budget) {
+	if (yielded)
+		*yielded = false;
+	while (sums && buf && done < budget && !(yielded && *yielded)) {
 		size_t n, max = MIN(BATCH, (budget - done + fs->bs - 1) >> fs->bshift);
 		int rc = 0;
 
@@ -548,6 +551,13 @@ uint64_t fs_sum_quiet(struct fs *fs, uint64_t budget)
 		if (n == 0)
 			break;
 		for (size_t i = 0; i < n && !rc; i++) {
+			if (yielded &&
+			    __atomic_load_n(&fs->io_requests,
+					    __ATOMIC_RELAXED) != seen) {
+				*yielded = true;
+				n = i;
+				break;
+			}
 			rc = store_sum_slot(&fs->st, slots[i], buf, true, sums[i]);
 			if (rc) {
 				log_msg("store \"%s\": cannot read slot %llu to checksum it: %s",
@@ -599,11 +609,47 @@ static void *committer(void *arg)
 }
 
 /*
+ * Waits until SUM_IDLE_MS pass with no read or write request, for at most
+ * a commit interval. Called and returns with commit_wait_lock held; false
+ * if the filesystem stayed busy or is stopping.
+ */
+static bool wait_idle(struct fs *fs)
+{
+	uint64_t seen = __atomic_load_n(&fs->io_requests, __ATOMIC_RELAXED);
+	unsigned waits = fs->opt.commit_interval * 1000 / SUM_IDLE_MS;
+
+	for (unsigned i = 0; i < waits && !fs->stopping; i++) {
+		struct timespec ts;
+		uint64_t now;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += SUM_IDLE_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!fs->stopping &&
+		       pthread_cond_timedwait(&fs->sum_wake,
+					      &fs->commit_wait_lock,
+					      &ts) != ETIMEDOUT)
+			;
+		now = __atomic_load_n(&fs->io_requests, __ATOMIC_RELAXED);
+		if (now == seen)
+			return !fs->stopping;
+		seen = now;
+	}
+	return false;
+}
+
+/*
  * The summer checksums quiet slots, SUM_BUDGET_ROUND every commit
  * interval, and has the committer commit them as soon as the round is
- * done (an fsync's commit then rarely carries them), at idle CPU and I/O
- * priority: reading back and hashing what was written must not slow down
- * those who write (doc/DESIGN.md 1.3).
+ * done (an fsync's commit then rarely carries them). Reading back and
+ * hashing what was written must not slow down those who read and write
+ * (doc/DESIGN.md 1.3): it runs at idle CPU and I/O priority, reads only
+ * after SUM_IDLE_MS without requests and stops at the next one. A
+ * filesystem never idle for a whole interval still gets SUM_BUDGET_BUSY
+ * summed per round.
  */
 static void *summer(void *arg)
 {
@@ -626,8 +672,22 @@ static void *summer(void *arg)
 			;
 		if (fs->stopping)
 			break;
+
+		uint64_t done = 0;
+		bool idle = false, yielded = true, busy;
+
+		while (yielded && done < SUM_BUDGET_ROUND &&
+		       (idle = wait_idle(fs))) {
+			pthread_mutex_unlock(&fs->commit_wait_lock);
+			done += fs_sum_quiet(fs, SUM_BUDGET_ROUND - done,
+					     &yielded);
+			pthread_mutex_lock(&fs->commit_wait_lock);
+		}
+		busy = !idle && !done && !fs->stopping;
 		pthread_mutex_unlock(&fs->commit_wait_lock);
-		if (fs_sum_quiet(fs, SUM_BUDGET_ROUND))
+		if (busy)
+			done = fs_sum_quiet(fs, SUM_BUDGET_BUSY, NULL);
+		if (done)
 			fs_kick_commit(fs);
 		pthread_mutex_lock(&fs->commit_wait_lock);
 	}
@@ -783,7 +843,7 @@ void fs_destroy(struct fs *fs)
 		pthread_mutex_unlock(&fs->lock);
 		/* What the last transaction wrote is quiet now: sum it. */
 		fs->st.sum_delay = 0;
-		fs_sum_quiet(fs, SUM_BUDGET_UNMOUNT);
+		fs_sum_quiet(fs, SUM_BUDGET_UNMOUNT, NULL);
 		pthread_mutex_lock(&fs->lock);
 		commit_locked(fs);
 		pthread_mutex_unlock(&fs->lock);

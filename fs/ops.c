@@ -1239,6 +1239,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint64_t end, pos;
 	int rc;
 
+	__atomic_add_fetch(&fs->io_requests, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&fs->lock);
 	in = get(fs, ino, &rc);
 	pthread_mutex_unlock(&fs->lock);
@@ -1328,6 +1329,7 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
+	__atomic_add_fetch(&fs->io_requests, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&fs->lock);
 	in = get(fs, ino, &rc);
 	pthread_mutex_unlock(&fs->lock);

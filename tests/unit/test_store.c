@@ -1755,12 +1755,12 @@ static void test_checksums(void)
 	x = write_block(&fs, a, 0, 'a');
 	is_int(meta_slot_get_sum(fs.st.meta, x, got), 0,
 	       "a slot written in the open transaction has no sum");
-	fs_sum_quiet(&fs, 1 << 30);
+	fs_sum_quiet(&fs, 1 << 30, NULL);
 	is_int(meta_slot_get_sum(fs.st.meta, x, got), 0,
 	       "nor after a sum pass: it is not quiet yet");
 	ok(store_slot_private(&fs.st, x), "it is written in place meanwhile");
 	commit_check(&fs, name, "written");
-	fs_sum_quiet(&fs, 1 << 30);
+	fs_sum_quiet(&fs, 1 << 30, NULL);
 	memset(buf, 'a', BS);
 	store_hash(buf, BS, want);
 	ok(meta_slot_get_sum(fs.st.meta, x, got) == 1 &&
@@ -1799,7 +1799,7 @@ static void test_checksums(void)
 
 	/* A permit: the sum is cleared and committed, then in place. */
 	commit_check(&fs, name, "before the permit");
-	fs_sum_quiet(&fs, 1 << 30);
+	fs_sum_quiet(&fs, 1 << 30, NULL);
 	ok(meta_slot_get_sum(fs.st.meta, y, got) == 1, "y has its sum");
 	is_int(map_permit(&fs, a, 1), 1, "an overwrite of y waits for a permit");
 	is_int(map_permit(&fs, a, 1), 1, "still pending before the commit");
@@ -1824,7 +1824,7 @@ static void test_checksums(void)
 		uint64_t w = write_block(&fs, a, 2, 'w');
 
 		commit_check(&fs, name, "third block");
-		fs_sum_quiet(&fs, 1 << 30);
+		fs_sum_quiet(&fs, 1 << 30, NULL);
 		is_int(map_permit(&fs, a, 2), 1, "a permit for w");
 		is_int(map_share_block(&fs, b2, 0, a, 2), 0, "w shared");
 		commit_check(&fs, name, "permit of a shared slot");
