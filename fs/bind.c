@@ -64,6 +64,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fs/bind.h"
@@ -106,11 +107,12 @@ static char *unescape(char *s)
 
 /*
  * Reads the next mount of /proc/self/mountinfo that is the root of a
- * fuse.cowfs filesystem whose source is @store, into @point. Returns true
- * if one was found, false at the end.
+ * fuse.cowfs filesystem whose source is @store, into @point, and its
+ * device ("MAJOR:MINOR") into @dev if not NULL. Returns true if one was
+ * found, false at the end.
  */
 static bool next_cowfs_mount(FILE *f, const char *store, char *point,
-			     size_t pointlen)
+			     size_t pointlen, char dev[32])
 {
 	char line[3 * PATH_MAX + 512];
 
@@ -136,9 +138,11 @@ static bool next_cowfs_mount(FILE *f, const char *store, char *point,
 		    strcmp(field[3], "/") || strcmp(unescape(source), store))
 			continue;
 		unescape(field[4]);
-		if (strlen(field[4]) >= pointlen)
+		if (strlen(field[4]) >= pointlen || strlen(field[2]) >= 32)
 			continue;
 		strcpy(point, field[4]);
+		if (dev)
+			strcpy(dev, field[2]);
 		return true;
 	}
 	return false;
@@ -178,7 +182,7 @@ static int find_store_mount(const char *store, const struct stat *pack,
 
 	if (!f)
 		return -ENOENT;
-	while (next_cowfs_mount(f, store, c->point, sizeof(c->point))) {
+	while (next_cowfs_mount(f, store, c->point, sizeof(c->point), NULL)) {
 		int why = check_candidate(c, pack);
 
 		if (why == 0) {
@@ -269,5 +273,64 @@ int bind_second_mount(const char *store, const char *mountpoint,
 	rc = 1;
 out:
 	close(c.fd);
+	return rc;
+}
+
+/* Reads an unsigned number from the sysfs file @path: 0 or -errno. */
+static int read_sysfs(const char *path, unsigned *v)
+{
+	FILE *f = fopen(path, "re");
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%u", v) != 1)
+		rc = -EINVAL;
+	fclose(f);
+	return rc;
+}
+
+unsigned host_readahead_kb(const char *path)
+{
+	char sys[96];
+	struct stat sb;
+	unsigned kb;
+
+	if (stat(path, &sb) < 0)
+		return 0;
+	/* A whole disk has queue/; a partition's is its disk's. */
+	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/queue/read_ahead_kb",
+		 major(sb.st_dev), minor(sb.st_dev));
+	if (read_sysfs(sys, &kb) == 0)
+		return kb;
+	snprintf(sys, sizeof(sys),
+		 "/sys/dev/block/%u:%u/../queue/read_ahead_kb",
+		 major(sb.st_dev), minor(sb.st_dev));
+	return read_sysfs(sys, &kb) == 0 ? kb : 0;
+}
+
+int mount_set_readahead(const char *store, const char *point, unsigned kb)
+{
+	char p[PATH_MAX], dev[32], found[32] = "", sys[96];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int fd, rc = 0;
+
+	if (!f)
+		return -errno;
+	/* The newest mount on @point is the last one listed. */
+	while (next_cowfs_mount(f, store, p, sizeof(p), dev))
+		if (!strcmp(p, point))
+			strcpy(found, dev);
+	fclose(f);
+	if (!found[0])
+		return -ENOENT;
+	snprintf(sys, sizeof(sys), "/sys/class/bdi/%s/read_ahead_kb", found);
+	fd = open(sys, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (dprintf(fd, "%u\n", kb) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
 	return rc;
 }

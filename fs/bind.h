@@ -31,4 +31,20 @@ int bind_second_mount(const char *store, const char *mountpoint,
 		      unsigned long flags, char *err, size_t errlen,
 		      char *note, size_t notelen);
 
+/*
+ * The readahead (KiB) of the block device holding @path, 0 if unknown
+ * (not on a block device, no sysfs).
+ */
+unsigned host_readahead_kb(const char *path);
+
+/*
+ * Sets the kernel's readahead for the cowfs mount of @store on @point (a
+ * real path; the newest mount there) to @kb KiB, in sysfs: the kernel
+ * starts a FUSE mount at 128 KiB and lowers it to what the daemon asks
+ * at init, never raises it. Only root may. Reads /proc/self/mountinfo and
+ * touches nothing in the mount, so it may run before the daemon answers
+ * the kernel's INIT. Returns 0 or -errno.
+ */
+int mount_set_readahead(const char *store, const char *point, unsigned kb);
+
 #endif

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ struct cmdline {
 	char *mountpoint;
 	unsigned commit;
 	unsigned sum_delay;
+	char *readahead;	/* KiB; NULL: as the store's disk */
 	int nosplice;
 	int no_writeback;
 	int verify;
@@ -83,6 +85,7 @@ static const struct {
 static const struct fuse_opt cowfs_opts[] = {
 	OPT("commit=%u", commit, 0),
 	OPT("sum_delay=%u", sum_delay, 0),
+	OPT("readahead=%s", readahead, 0),
 	OPT("nosplice", nosplice, 1),
 	OPT("writeback_cache", no_writeback, 0),
 	OPT("no_writeback_cache", no_writeback, 1),
@@ -119,6 +122,8 @@ static void usage(FILE *f)
 		"  -o commit=SECONDS      commit metadata at least this often (default 5)\n"
 		"  -o sum_delay=SECONDS   checksum a block once it has not been written\n"
 		"                         for this long (default 10)\n"
+		"  -o readahead=KIB       how far the kernel reads ahead in a file (default:\n"
+		"                         as on the store's disk, at least 1024)\n"
 		"  -o nosplice            move data through memory instead of splice\n"
 		"  -o no_writeback_cache  send every write to the daemon at once\n"
 		"  -o verify              check every read against the block checksums\n"
@@ -267,6 +272,61 @@ static int add_opt(struct fuse_args *args, const char *fmt, const char *v)
 	return fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, buf);
 }
 
+#define READAHEAD_MAX_KB 65536u
+
+struct mount_ready {
+	const char *store;
+	char point[PATH_MAX];	/* the mount point's real path */
+	unsigned readahead;	/* KiB */
+	int ready_fd;		/* -1 in the foreground */
+};
+
+/*
+ * Runs once the kernel has the daemon's answer to INIT (a statfs of the
+ * mount point returns only then): sets the mount's readahead, which that
+ * answer would have lowered again, and only then lets the starting
+ * process exit, so that `cowfs STORE MNT` returns with the mount serving.
+ * The kernel starts a FUSE mount at 128 KiB of readahead, so a cold
+ * sequential read kept one 1 MiB request in flight where the host
+ * filesystem read ahead 8 MiB (doc/DESIGN.md 4). Only root may set it;
+ * others keep the kernel's.
+ */
+static void *mount_ready_thread(void *arg)
+{
+	struct mount_ready *mr = arg;
+	struct statvfs v;
+	int rc;
+
+	if (statvfs(mr->point, &v) == 0) {
+		rc = mount_set_readahead(mr->store, mr->point, mr->readahead);
+		if (rc)
+			log_debug("readahead of \"%s\" left as it is: %s",
+				  mr->point, strerror(-rc));
+	}
+	if (mr->ready_fd >= 0)
+		detach(mr->ready_fd);
+	return NULL;
+}
+
+/* Starts mount_ready_thread(), or does without it. */
+static void start_mount_ready(struct mount_ready *mr)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc = pthread_attr_init(&attr);
+
+	if (!rc) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&t, &attr, mount_ready_thread, mr);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc) {
+		log_debug("no thread to set the readahead: %s", strerror(rc));
+		if (mr->ready_fd >= 0)
+			detach(mr->ready_fd);
+	}
+}
+
 /* fsname=... may not contain a comma unescaped: refuse such paths. */
 static bool safe_fsname(const char *s)
 {
@@ -285,6 +345,7 @@ int main(int argc, char *argv[])
 	char store[PATH_MAX], err[3 * PATH_MAX], first[512];
 	char note[3 * PATH_MAX];
 	struct stat sb = { 0 };
+	struct mount_ready mr = { .ready_fd = -1 };
 	int ready_fd = -1, rc, ret = 1;
 
 	util_progname = "cowfs";
@@ -316,6 +377,17 @@ int main(int argc, char *argv[])
 			HOT_AGE_MAX);
 		goto out_args;
 	}
+	if (c.readahead) {
+		size_t n = strspn(c.readahead, "0123456789");
+
+		if (n == 0 || n > 5 || c.readahead[n] ||
+		    strtoul(c.readahead, NULL, 10) > READAHEAD_MAX_KB) {
+			log_msg("readahead=%s: must be 0 to %u KiB",
+				c.readahead, READAHEAD_MAX_KB);
+			goto out_args;
+		}
+		mr.readahead = (unsigned)strtoul(c.readahead, NULL, 10);
+	}
 	if (fuse_parse_cmdline(&args, &fo) != 0)
 		goto out_args;
 	util_debug = fo.debug;
@@ -332,6 +404,16 @@ int main(int argc, char *argv[])
 		log_msg("store \"%s\": %s", c.store, strerror(errno));
 		goto out_args;
 	}
+	/* Now: once mounted, a stat of the mount point waits for the loop. */
+	if (!realpath(fo.mountpoint, mr.point)) {
+		log_msg("mount point \"%s\": %s", fo.mountpoint,
+			strerror(errno));
+		goto out_args;
+	}
+	mr.store = store;
+	if (!c.readahead)
+		mr.readahead = MIN(MAX(host_readahead_kb(store), 1024u),
+				   READAHEAD_MAX_KB);
 	if (!safe_fsname(store)) {
 		log_msg("store \"%s\": a path with ',' or '\\' cannot be mounted",
 			store);
@@ -402,7 +484,8 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	}
 	if (!fo.foreground)
-		detach(ready_fd);
+		mr.ready_fd = ready_fd;
+	start_mount_ready(&mr);
 
 	if (fo.singlethread) {
 		ret = fuse_session_loop(se);
@@ -437,6 +520,7 @@ out_args:
 	free(fo.mountpoint);
 	free(c.store);
 	free(c.mountpoint);
+	free(c.readahead);
 	fuse_opt_free_args(&args);
 	return ret;
 }

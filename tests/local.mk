@@ -107,7 +107,8 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/084 tests/cowfs/085 tests/cowfs/086 tests/cowfs/087 \
 	tests/cowfs/088 \
 	tests/cowfs/100 tests/cowfs/110 tests/cowfs/111 tests/cowfs/112 \
-	tests/cowfs/113
+	tests/cowfs/113 \
+	tests/cowfs/114
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its
