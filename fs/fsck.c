@@ -22,7 +22,9 @@
  *     block) and blocks past a file's size, which must read as zeros
  *     (fallocate -k maps zeroed blocks there; data there breaks
  *     invariant (6));
- *  6. slots, joined with the chunk map entries: invariants (2) and (3);
+ *  6. slots: their counts are the chunk map entries (invariants (2) and
+ *     (3) hold by construction); a checksum row must belong to a slot
+ *     that a kept entry names, and a stale one is deleted;
  *  7. xattrs of missing inodes, next_ino.
  *
  * Each phase compares the store as it is with what the references say,
@@ -31,16 +33,17 @@
  * sees the result of the earlier repairs: if a chunk is deleted, the slots
  * it named lose those references. Counts are therefore kept twice: "orig"
  * as the store holds them now (what a finding is about) and "kept" after
- * the repairs decided so far (what is written). A count that differs only
- * because of an earlier repair is written without a finding, just as the
- * daemon would have changed it.
+ * the repairs decided so far (what is written). A change that follows
+ * only from an earlier repair (a chunk's count, the checksum of a slot
+ * that the repair frees) is written without a finding, just as the
+ * daemon would have made it.
  *
  * With -n the model is repaired too, but nothing is written: -n and -y
  * print the same findings. With -y every change is written in ONE
  * transaction, the freed slots are punched after it commits, and then the
  * whole check runs again and must find nothing. -p applies only the safe
- * repairs (reference counts, leaked chunks and slots, orphans, nlink,
- * next_ino, stale blocks past a file's end) and leaves the rest for -y,
+ * repairs (reference counts, leaked chunks, stale checksums, orphans,
+ * nlink, next_ino, stale blocks past a file's end) and leaves the rest for -y,
  * as e2fsck -p does.
  *
  * Exit status as fsck(8): 0 clean, 1 errors corrected, 4 errors left,
@@ -185,11 +188,6 @@ struct f_pastend {
 	uint32_t idx;
 };
 
-struct f_slotw {
-	int64_t id;
-	int64_t refs;		/* 0: delete the row */
-};
-
 struct vec {
 	void *p;
 	size_t n, cap;
@@ -236,7 +234,7 @@ struct fsck {
 	struct vec kept;	/* uint64_t slot numbers named after repair */
 	struct vec removed;	/* uint64_t ... named now, not after */
 	struct vec pastend;	/* struct f_pastend */
-	struct vec slotw;	/* struct f_slotw */
+	struct vec sumdel;	/* int64_t slot rows (checksums) to delete */
 	struct vec punch;	/* uint64_t slots freed by the repair */
 	struct vec xorph;	/* int64_t inodes with stray xattrs */
 	struct vec unmap;	/* struct eof_block: entries to unmap */
@@ -806,9 +804,10 @@ static int check_super(struct fsck *f, const unsigned char hdr[PACK_HDR_LEN])
 		     f->store, STORE_META_NAME);
 		return -1;
 	}
-	if (sb->format_version == 1) {
-		fail(f, "store \"%s\" has format version 1: mount it once with cowfs to upgrade it to %d",
-		     f->store, META_FORMAT_VERSION);
+	if (sb->format_version == 1 || sb->format_version == 2) {
+		fail(f, "store \"%s\" has format version %lld: mount it once with cowfs to upgrade it to %d",
+		     f->store, (long long)sb->format_version,
+		     META_FORMAT_VERSION);
 		return -1;
 	}
 	if (sb->format_version != META_FORMAT_VERSION) {
@@ -2067,16 +2066,25 @@ out:
 
 /* --- phase 6: slots --- */
 
-static int slot_write(struct fsck *f, int64_t id, int64_t refs)
-{
-	struct f_slotw *w = vec_push(&f->slotw, sizeof(*w));
+/*
+ * Slot reference counts are not stored (format 3): a slot's count is the
+ * number of chunk map entries naming it, so invariants (2) and (3) hold
+ * by construction and what is left to check is the checksum rows. A row
+ * belongs to a slot that a kept map entry names. A row of a slot that
+ * only entries removed by an earlier repair name goes with them, without
+ * a finding of its own (as the daemon deletes the sum of a slot it
+ * frees); any other row is stale (a slot no map names, or no slot at
+ * all) and is deleted, so that the slot, once reused, cannot inherit
+ * it. The slots the repair frees are punched.
+ */
 
-	if (!w)
+static int sum_delete(struct fsck *f, int64_t id)
+{
+	int64_t *p = vec_push(&f->sumdel, sizeof(*p));
+
+	if (!p)
 		return -ENOMEM;
-	w->id = id;
-	w->refs = refs;
-	if (refs == 0 && id > 0 && (uint64_t)id < f->pack_slots)
-		return push_u64(&f->punch, (uint64_t)id);
+	*p = id;
 	return 0;
 }
 
@@ -2096,16 +2104,17 @@ static void slot_counts(struct fsck *f, uint64_t s, uint64_t *k, uint64_t *r)
 	}
 }
 
-/* Slots named by maps below @limit (all if @all) that have no row. */
-static int slots_without_row(struct fsck *f, uint64_t limit, bool all)
+/*
+ * The slots named by maps below @limit (all if @all) that have no
+ * checksum row: counted if used, punched if the repair frees them.
+ */
+static int named_slots(struct fsck *f, uint64_t limit, bool all)
 {
 	const uint64_t *kept = f->kept.p, *removed = f->removed.p;
-	char fix[64];
 
 	for (;;) {
 		bool hk = f->kp < f->kept.n, hr = f->rp < f->removed.n;
 		uint64_t s, k, r;
-		int rc = 0;
 
 		if (!hk && !hr)
 			return 0;
@@ -2116,75 +2125,52 @@ static int slots_without_row(struct fsck *f, uint64_t limit, bool all)
 		slot_counts(f, s, &k, &r);
 		if (k)
 			f->slots_used++;
-		/* Past the end of the pack: reported with the files. */
-		if (s >= f->pack_slots)
-			continue;
-		if (k)
-			snprintf(fix, sizeof(fix), "row added with refs %llu",
-				 (unsigned long long)k);
-		else
-			snprintf(fix, sizeof(fix), "no longer used");
-		if (problem(f, FIX_SAFE, fix,
-			    "slot %llu is named by %llu chunk map entr%s but has no refcount row",
-			    (unsigned long long)s, (unsigned long long)(k + r),
-			    k + r == 1 ? "y" : "ies")) {
-			if (k)
-				rc = slot_write(f, (int64_t)s, (int64_t)k);
-			else
-				rc = push_u64(&f->punch, s);
-		}
-		if (rc)
-			return rc;
+		else if (s < f->pack_slots && push_u64(&f->punch, s))
+			return -ENOMEM;
 	}
 }
 
-static int slot_cb(void *ctx, int64_t id, int64_t refs)
+static int slot_cb(void *ctx, int64_t id)
 {
 	struct fsck *f = ctx;
-	uint64_t k, r, orig;
-	char fix[64];
+	uint64_t k, r;
 	int rc;
 
 	prog_step(f);
 	if (id <= 0) {
 		if (problem(f, FIX_SAFE, "deleted",
-			    "slot row %lld is not a slot number", (long long)id))
-			return slot_write(f, id, 0);
+			    "slot %lld has a checksum row, but is not a slot number",
+			    (long long)id))
+			return sum_delete(f, id);
 		return 0;
 	}
-	rc = slots_without_row(f, (uint64_t)id, false);
+	rc = named_slots(f, (uint64_t)id, false);
 	if (rc)
 		return rc;
 	slot_counts(f, (uint64_t)id, &k, &r);
-	orig = k + r;
-	if (k)
+	if (k) {
+		/* Used (past the pack: lost, reported with the files). */
 		f->slots_used++;
-	if (orig == 0) {
-		/* Invariant (3): a row only for a slot that is used. */
-		if (problem(f, FIX_SAFE, "freed",
-			    refs > 0 ? "slot %lld has refs %lld, but no chunk map entry names it (leaked)"
-				     : "slot %lld has a row with refs %lld, but no chunk map entry names it",
-			    (long long)id, (long long)refs))
-			return slot_write(f, id, 0);
 		return 0;
 	}
-	if (refs != (int64_t)orig) {
-		/* Invariant (2): refs = the map entries naming the slot. */
-		if (k)
-			snprintf(fix, sizeof(fix), "set to %llu",
-				 (unsigned long long)k);
-		else
-			snprintf(fix, sizeof(fix), "freed");
-		if (problem(f, FIX_SAFE, fix,
-			    "slot %lld: refs is %lld, but %llu chunk map entr%s name%s it",
-			    (long long)id, (long long)refs,
-			    (unsigned long long)orig, orig == 1 ? "y" : "ies",
-			    orig == 1 ? "s" : ""))
-			return slot_write(f, id, (int64_t)k);
+	if (r) {
+		/* Freed by an earlier repair: its sum goes with it. */
+		if ((uint64_t)id < f->pack_slots &&
+		    push_u64(&f->punch, (uint64_t)id))
+			return -ENOMEM;
+		return sum_delete(f, id);
+	}
+	if ((uint64_t)id >= f->pack_slots) {
+		if (problem(f, FIX_SAFE, "deleted",
+			    "slot %lld has a checksum row, but lies past the end of the pack (%llu slots)",
+			    (long long)id, (unsigned long long)f->pack_slots))
+			return sum_delete(f, id);
 		return 0;
 	}
-	if ((int64_t)k != refs)
-		return slot_write(f, id, (int64_t)k);
+	if (problem(f, FIX_SAFE, "deleted",
+		    "slot %lld has a checksum row, but no chunk map entry names it (stale)",
+		    (long long)id))
+		return sum_delete(f, id);
 	return 0;
 }
 
@@ -2200,7 +2186,7 @@ static int check_slots(struct fsck *f)
 	f->kp = f->rp = 0;
 	rc = meta_check_slots(f->mc, slot_cb, f);
 	if (!rc)
-		rc = slots_without_row(f, 0, true);
+		rc = named_slots(f, 0, true);
 	if (rc)
 		return db_fail(f, "check the slots", rc);
 	return 0;
@@ -2324,11 +2310,8 @@ static int write_repairs(struct fsck *f)
 		if (!rc && c->refs != (int64_t)c->kept)
 			rc = meta_check_chunk_set_refs(mc, c->id, c->kept);
 	}
-	for (size_t k = 0; !rc && k < f->slotw.n; k++) {
-		struct f_slotw *w = &VEC_AT(f->slotw, struct f_slotw, k);
-
-		rc = meta_check_slot_set(mc, w->id, w->refs);
-	}
+	for (size_t k = 0; !rc && k < f->sumdel.n; k++)
+		rc = meta_check_slot_delete(mc, VEC_AT(f->sumdel, int64_t, k));
 	for (size_t k = 0; !rc && k < f->xorph.n; k++)
 		rc = meta_check_xattrs_delete(mc, VEC_AT(f->xorph, int64_t, k));
 	if (!rc && (!f->sb.have_next_ino || f->next_ino != f->sb.next_ino))
@@ -2374,7 +2357,7 @@ static void free_model(struct fsck *f)
 	vec_free(&f->kept);
 	vec_free(&f->removed);
 	vec_free(&f->pastend);
-	vec_free(&f->slotw);
+	vec_free(&f->sumdel);
 	vec_free(&f->punch);
 	vec_free(&f->xorph);
 	vec_free(&f->unmap);

@@ -16,6 +16,13 @@
  * and a crash would bring that state back. store_post_commit() then frees
  * it and punches its space, and cuts a free tail off the pack.
  *
+ * The counts are never stored (store format 3): they are the number of
+ * chunk map entries naming each slot (invariant 2), counted from the maps
+ * when the store is opened. A crash therefore brings back exactly the
+ * counts of the committed maps, and a slot allocated or freed in a
+ * transaction that did not commit is free again by construction. What
+ * meta.db keeps per slot is only its checksum, if it has one.
+ *
  * Known limit: the search for a free slot is a linear scan from the cursor;
  * it is amortised over the allocations that follow, but a nearly full pack
  * with a few scattered holes scans far. A free-extent tree would fix that.
@@ -486,26 +493,108 @@ static void hot_compact(struct store *st)
 	st->hot_dead = 0;
 }
 
-static int load_slot(void *ctx, uint64_t slot, uint32_t refs, bool summed)
+/* One chunk map entry naming @slot: one reference (invariant 2). */
+static int count_ref(void *ctx, uint64_t slot)
 {
 	struct store *st = ctx;
 
-	if (slot == 0 || slot > (1ull << 48) || refs == 0 ||
-	    refs > SLOT_COUNT_MASK) {
-		log_msg("store \"%s\": slot %llu has a bad reference count %u",
-			st->path, (unsigned long long)slot, refs);
+	if (slot > (1ull << 48)) {
+		log_msg("store \"%s\": a chunk map names slot %llu, which no pack can hold: run fsck.cowfs",
+			st->path, (unsigned long long)slot);
 		return -EIO;
 	}
 	if (grow_refs(st, slot + 1))
 		return -ENOMEM;
-	st->refs[slot] = refs | (refs > 1 ? SLOT_CSHARED : 0) |
-			 (summed ? 0 : SLOT_HOT);
-	if (!summed)
-		hot_push(st, slot);
+	if ((st->refs[slot] & SLOT_COUNT_MASK) == SLOT_COUNT_MASK) {
+		log_msg("store \"%s\": slot %llu is named by more than %u chunk map entries",
+			st->path, (unsigned long long)slot, SLOT_COUNT_MASK);
+		return -EIO;
+	}
+	st->refs[slot]++;
 	if (slot >= st->nslots)
 		st->nslots = slot + 1;
-	st->used++;
 	return 0;
+}
+
+/* The slot table being loaded, and checksum rows that no chunk names. */
+struct load {
+	struct store *st;
+	uint64_t *stale;
+	size_t nstale, stale_cap;
+};
+
+/* A slot with a checksum row is not hot; a row no chunk names is stale. */
+static int load_sum(void *ctx, uint64_t slot)
+{
+	struct load *l = ctx;
+	struct store *st = l->st;
+	uint64_t *p;
+
+	if (slot > 0 && slot < st->nslots &&
+	    (st->refs[slot] & SLOT_COUNT_MASK)) {
+		st->refs[slot] &= ~SLOT_HOT;
+		return 0;
+	}
+	p = grow_array(l->stale, &l->stale_cap, l->nstale, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	l->stale = p;
+	l->stale[l->nstale++] = slot;
+	return 0;
+}
+
+/*
+ * Loads the slot table: the counts from the chunk maps (one pass over
+ * every map, streamed), then which used slots have a checksum. A
+ * checksum row of a slot no chunk names is stale (it is damage, or a bug:
+ * the daemon deletes the sum of every slot it frees): fsck.cowfs reports
+ * it. A read-write open deletes such rows in the open transaction, which
+ * commits with the first change, so that a slot reused before then never
+ * inherits a sum (invariant 7); a read-only one never reuses a slot.
+ */
+static int load_slots(struct store *st)
+{
+	struct load l = { .st = st };
+	int rc;
+
+	st->nslots = 1;
+	rc = meta_slot_refs(st->meta, count_ref, st);
+	if (rc)
+		return rc;
+	rc = grow_refs(st, st->nslots + 1);
+	if (rc)
+		return rc;
+	for (uint64_t s = 1; s < st->nslots; s++) {
+		uint32_t n = st->refs[s];
+
+		if (n == 0)
+			continue;
+		st->refs[s] |= SLOT_HOT | (n > 1 ? SLOT_CSHARED : 0);
+		st->used++;
+	}
+	rc = meta_slot_summed(st->meta, load_sum, &l);
+	for (uint64_t s = 1; !rc && s < st->nslots; s++)
+		if (st->refs[s] & SLOT_HOT)
+			hot_push(st, s);
+	if (!rc && l.nstale) {
+		log_msg("store \"%s\": %zu checksum row%s of slots that no file uses (slot %llu%s)%s",
+			st->path, l.nstale, l.nstale == 1 ? "" : "s",
+			(unsigned long long)l.stale[0],
+			l.nstale > 1 ? " and others" : "",
+			st->readonly ? ": run fsck.cowfs"
+				     : " deleted: run fsck.cowfs to check the store");
+		/* In slot order: one statement per run. */
+		for (size_t i = 0, j; !st->readonly && !rc && i < l.nstale;
+		     i = j) {
+			for (j = i + 1; j < l.nstale &&
+					l.stale[j] == l.stale[i] + (j - i);
+			     j++)
+				;
+			rc = meta_slot_clear_sums(st->meta, l.stale[i], j - i);
+		}
+	}
+	free(l.stale);
+	return rc;
 }
 
 static int open_pack(struct store *st, char *err, size_t errlen)
@@ -599,16 +688,12 @@ static int open_pack(struct store *st, char *err, size_t errlen)
 			 STORE_PACK_NAME, strerror(errno));
 		return rc;
 	}
-	st->nslots = 1;
-	rc = meta_slot_load(st->meta, load_slot, st);
+	rc = load_slots(st);
 	if (rc) {
 		snprintf(err, errlen, "store \"%s\": cannot load slot table: %s",
 			 st->path, strerror(-rc));
 		return rc;
 	}
-	rc = grow_refs(st, st->nslots + 1);
-	if (rc)
-		return rc;
 	st->refs[0] = SLOT_PENDING; /* the header: never allocated */
 	st->pack_len = ((uint64_t)sbuf.st_size + st->block_size - 1) >>
 		       st->block_shift;
@@ -840,9 +925,12 @@ void store_unref(struct store *st, uint64_t slot)
 }
 
 /*
- * Writes the changed counts, one statement per run of neighbouring slots
- * with the same count: unsharing a chunk changes 1024 counts, mostly of
- * a few runs.
+ * Counts are not stored: a slot's count is the number of chunk map
+ * entries naming it (invariant 2), and the commit writes the maps. What
+ * is written here is the permits' deleted sums and the deletion of the
+ * sums of the slots freed in the transaction, so that a slot reused later
+ * never inherits one (invariant 7): one statement per run of neighbouring
+ * freed slots, and none for a run of hot slots, which have no sum row.
  */
 int store_flush(struct store *st)
 {
@@ -853,16 +941,21 @@ int store_flush(struct store *st)
 	qsort(st->dirty, st->ndirty, sizeof(*st->dirty), cmp_u64);
 	for (size_t i = 0, j; i < st->ndirty; i = j) {
 		uint64_t first = st->dirty[i];
-		uint32_t n = st->refs[first] & SLOT_COUNT_MASK;
+		bool summed = false;
 
-		for (j = i + 1; j < st->ndirty &&
-				st->dirty[j] == first + (j - i) &&
-				(st->refs[st->dirty[j]] & SLOT_COUNT_MASK) == n;
+		for (j = i; j < st->ndirty && st->dirty[j] == first + (j - i) &&
+			    (st->refs[st->dirty[j]] & SLOT_COUNT_MASK) == 0;
 		     j++)
-			;
-		rc = meta_slot_set(st->meta, first, j - i, n);
-		if (rc)
-			return rc;
+			summed |= !(st->refs[st->dirty[j]] & SLOT_HOT);
+		if (j == i) {
+			j++; /* still used */
+			continue;
+		}
+		if (summed) {
+			rc = meta_slot_clear_sums(st->meta, first, j - i);
+			if (rc)
+				return rc;
+		}
 	}
 	return 0;
 }
@@ -1113,7 +1206,6 @@ int store_set_sums(struct store *st, uint64_t gen, const uint64_t *slots,
 		if (!(r & SLOT_HOT) || (r & SLOT_WRITTEN) ||
 		    (r & SLOT_COUNT_MASK) == 0)
 			continue;
-		/* Quiet, so allocated before the last commit: it has a row. */
 		rc = meta_slot_set_sum(st->meta, s, sums[i]);
 		if (rc)
 			return rc;

@@ -8,12 +8,14 @@
  * asks it for slots and tells it when a reference is added or dropped.
  *
  * Invariants kept here (numbers as in doc/DESIGN.md section 2):
+ *  (2) a slot's count is the number of chunk map entries naming it: it is
+ *      never stored, but counted from the committed maps at open;
  *  (3) a slot is free exactly when its count is 0 and it is not pending;
  *  (4) store_slot_private() is true only for a slot whose count is 1 now,
  *      was at most 1 at the last commit and gained no reference since;
  *  (5) a slot whose count falls to 0 is pending until store_post_commit():
  *      store_alloc() never returns it before then;
- *  (7) a slot whose committed row has a checksum is never written: only a
+ *  (7) a slot that has a checksum row committed is never written: only a
  *      hot slot (SLOT_HOT, no checksum in the committed state) is written
  *      in place, so a checksum always describes what the pack holds, even
  *      after a crash.
@@ -113,7 +115,8 @@ int store_create(const char *path, uint32_t block_size, bool force,
 /*
  * Opens the store at @path: takes its exclusive lock (-EBUSY if another
  * process holds it), opens meta.db and the pack, checks that they belong
- * together and loads the slot reference counts. Returns 0 or -errno with a
+ * together and loads the slot reference counts (counted from the chunk
+ * maps) and which slots have a checksum. Returns 0 or -errno with a
  * one-line reason in @err; on failure nothing is left open.
  */
 int store_open(struct store *st, const char *path, bool readonly, char *err,
@@ -206,8 +209,11 @@ void store_ref(struct store *st, uint64_t slot);
 void store_unref(struct store *st, uint64_t slot);
 
 /*
- * Writes the counts of the dirty slots into the open transaction. Called
- * by the commit before it syncs the pack and commits.
+ * Writes into the open transaction what the slots' changes need: the
+ * deleted sums of the permits (store_permit_flush) and of the slots freed
+ * in the transaction. No counts: they are derived from the chunk maps
+ * (invariant 2). Called by the commit before it syncs the pack and
+ * commits.
  */
 int store_flush(struct store *st);
 
@@ -247,7 +253,7 @@ int store_set_sums(struct store *st, uint64_t gen, const uint64_t *slots,
 		   uint8_t (*sums)[META_SUM_SIZE], size_t n);
 /*
  * Asks that the private, checksummed @slot may be written in place: its
- * sum is cleared in the open transaction (by store_permit_flush(), which
+ * sum row is deleted in the open transaction (by store_permit_flush(), which
  * the caller runs after asking for a batch of slots, before the lock
  * goes), and once that commits the slot is hot. Returns 1 if the caller
  * must wait for a commit (a permit is pending, now or from before), 0 if
@@ -256,7 +262,7 @@ int store_set_sums(struct store *st, uint64_t gen, const uint64_t *slots,
  */
 int store_permit(struct store *st, uint64_t slot);
 /*
- * Clears the sums of the slots permitted since the last flush, one
+ * Deletes the sum rows of the slots permitted since the last flush, one
  * statement per run of neighbouring slots. On failure those permits are
  * withdrawn.
  */

@@ -72,7 +72,6 @@ enum check_stmt {
 	CK_CHUNK_SET_REFS,
 	CK_CHUNK_SET_MAP,
 	CK_CHUNK_DELETE,
-	CK_SLOT_SET,
 	CK_SLOT_DELETE,
 	CK_COUNT
 };
@@ -98,7 +97,7 @@ static const char *const check_sql[CK_COUNT] = {
 	[CK_FMAPS] = "SELECT ino, cidx, chunk FROM fmap ORDER BY ino, cidx",
 	[CK_CHUNKS] = "SELECT id, refs, map FROM chunk ORDER BY id",
 	[CK_CHUNK_MAP] = "SELECT map FROM chunk WHERE id = ?1",
-	[CK_SLOTS] = "SELECT id, refs FROM slot ORDER BY id",
+	[CK_SLOTS] = "SELECT id FROM slot ORDER BY id",
 	[CK_XATTR_ORPHANS] = "SELECT DISTINCT ino FROM xattr WHERE ino NOT IN"
 			     " (SELECT ino FROM inode) ORDER BY ino",
 	[CK_INODE_SET_NLINK] = "UPDATE inode SET nlink = ?2 WHERE ino = ?1",
@@ -116,9 +115,6 @@ static const char *const check_sql[CK_COUNT] = {
 	[CK_CHUNK_SET_REFS] = "UPDATE chunk SET refs = ?2 WHERE id = ?1",
 	[CK_CHUNK_SET_MAP] = "UPDATE chunk SET map = ?2 WHERE id = ?1",
 	[CK_CHUNK_DELETE] = "DELETE FROM chunk WHERE id = ?1",
-	/* A repaired count keeps the slot's checksum. */
-	[CK_SLOT_SET] = "INSERT INTO slot(id, refs) VALUES (?1, ?2)"
-			" ON CONFLICT(id) DO UPDATE SET refs = excluded.refs",
 	[CK_SLOT_DELETE] = "DELETE FROM slot WHERE id = ?1",
 };
 
@@ -571,14 +567,13 @@ int meta_check_chunk_map(struct meta_check *mc, int64_t id, uint64_t **map,
 }
 
 int meta_check_slots(struct meta_check *mc,
-		     int (*fn)(void *ctx, int64_t id, int64_t refs), void *ctx)
+		     int (*fn)(void *ctx, int64_t id), void *ctx)
 {
 	sqlite3_stmt *s = mc->st[CK_SLOTS];
 	int rc, stop = 0;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		stop = fn(ctx, sqlite3_column_int64(s, 0),
-			  sqlite3_column_int64(s, 1));
+		stop = fn(ctx, sqlite3_column_int64(s, 0));
 		if (stop)
 			break;
 	}
@@ -594,7 +589,10 @@ int meta_check_sums(struct meta_check *mc,
 	sqlite3_stmt *s = NULL;
 	int rc, stop = 0;
 
-	/* Prepared here, not with the others: format 1 has no column. */
+	/*
+	 * Prepared here, not with the others: format 1 has no column, and
+	 * fsck must open such a store to say that it wants an upgrade.
+	 */
 	rc = sqlite3_prepare_v2(mc->db, "SELECT id, sum FROM slot"
 				" WHERE sum IS NOT NULL ORDER BY id",
 				-1, &s, NULL);
@@ -731,9 +729,7 @@ int meta_check_chunk_delete(struct meta_check *mc, int64_t id)
 	return exec_id(mc, CK_CHUNK_DELETE, id);
 }
 
-int meta_check_slot_set(struct meta_check *mc, int64_t id, int64_t refs)
+int meta_check_slot_delete(struct meta_check *mc, int64_t id)
 {
-	if (refs == 0)
-		return exec_id(mc, CK_SLOT_DELETE, id);
-	return exec_id2(mc, CK_SLOT_SET, id, refs);
+	return exec_id(mc, CK_SLOT_DELETE, id);
 }

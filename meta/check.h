@@ -149,9 +149,12 @@ int meta_check_chunks(struct meta_check *mc,
 int meta_check_chunk_map(struct meta_check *mc, int64_t id, uint64_t **map,
 			 size_t *n, size_t *bytes);
 
-/* Every slot row, in id order. */
+/*
+ * Every slot row, in id order. A row holds a checksum (format 3): slot
+ * reference counts are not stored, they are the chunk map entries.
+ */
 int meta_check_slots(struct meta_check *mc,
-		     int (*fn)(void *ctx, int64_t id, int64_t refs), void *ctx);
+		     int (*fn)(void *ctx, int64_t id), void *ctx);
 
 /* Every slot that has a checksum, in id order, with its sum's bytes. */
 int meta_check_sums(struct meta_check *mc,
@@ -188,7 +191,7 @@ int meta_check_chunk_set_refs(struct meta_check *mc, int64_t id,
 int meta_check_chunk_set_map(struct meta_check *mc, int64_t id,
 			     const uint64_t *map, size_t n);
 int meta_check_chunk_delete(struct meta_check *mc, int64_t id);
-/* Sets a slot's row; @refs = 0 deletes it. */
-int meta_check_slot_set(struct meta_check *mc, int64_t id, int64_t refs);
+/* Deletes a slot's row (its checksum). */
+int meta_check_slot_delete(struct meta_check *mc, int64_t id);
 
 #endif

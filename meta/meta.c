@@ -67,10 +67,8 @@ enum stmt_id {
 	ST_CHUNK_INSERT,
 	ST_CHUNK_UPDATE,
 	ST_CHUNK_DELETE,
-	ST_SLOT_LOAD,
-	ST_SLOT_SET,
-	ST_SLOT_ADD,
-	ST_SLOT_DELETE,
+	ST_SLOT_REFS,
+	ST_SLOT_SUMMED,
 	ST_SLOT_SET_SUM,
 	ST_SLOT_CLEAR_SUMS,
 	ST_SLOT_SUMS,
@@ -127,16 +125,11 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_CHUNK_INSERT] = "INSERT INTO chunk(refs, map) VALUES (?1, ?2)",
 	[ST_CHUNK_UPDATE] = "UPDATE chunk SET refs = ?2, map = ?3 WHERE id = ?1",
 	[ST_CHUNK_DELETE] = "DELETE FROM chunk WHERE id = ?1",
-	[ST_SLOT_LOAD] = "SELECT id, refs, sum IS NOT NULL FROM slot",
-	/* A count changes; the slot's data (and so its sum) does not. */
-	[ST_SLOT_SET] = "UPDATE slot SET refs = ?3 WHERE id BETWEEN ?1 AND ?2",
-	[ST_SLOT_ADD] = "WITH RECURSIVE r(id) AS (SELECT ?1 UNION ALL"
-			" SELECT id + 1 FROM r WHERE id < ?2)"
-			" INSERT OR IGNORE INTO slot(id, refs) SELECT id, ?3 FROM r",
-	[ST_SLOT_DELETE] = "DELETE FROM slot WHERE id BETWEEN ?1 AND ?2",
-	[ST_SLOT_SET_SUM] = "UPDATE slot SET sum = ?2 WHERE id = ?1",
-	[ST_SLOT_CLEAR_SUMS] = "UPDATE slot SET sum = NULL"
-			       " WHERE id BETWEEN ?1 AND ?2",
+	/* Invariant (2): a slot's count is the map entries naming it. */
+	[ST_SLOT_REFS] = "SELECT map FROM chunk WHERE refs > 0",
+	[ST_SLOT_SUMMED] = "SELECT id FROM slot ORDER BY id",
+	[ST_SLOT_SET_SUM] = "INSERT OR REPLACE INTO slot(id, sum) VALUES (?1, ?2)",
+	[ST_SLOT_CLEAR_SUMS] = "DELETE FROM slot WHERE id BETWEEN ?1 AND ?2",
 	[ST_SLOT_SUMS] = "SELECT id, sum FROM slot WHERE id >= ?1"
 			 " AND sum IS NOT NULL ORDER BY id LIMIT ?2",
 	[ST_SLOT_SUM_GET] = "SELECT sum FROM slot WHERE id = ?1",
@@ -162,8 +155,7 @@ static const char schema_sql[] =
 	" chunk INTEGER NOT NULL, PRIMARY KEY(ino, cidx)) WITHOUT ROWID;"
 	"CREATE TABLE chunk(id INTEGER PRIMARY KEY, refs INTEGER NOT NULL,"
 	" map BLOB NOT NULL);"
-	"CREATE TABLE slot(id INTEGER PRIMARY KEY, refs INTEGER NOT NULL,"
-	" sum BLOB);";
+	"CREATE TABLE slot(id INTEGER PRIMARY KEY, sum BLOB NOT NULL);";
 
 struct meta {
 	sqlite3 *db;
@@ -301,20 +293,32 @@ static int super_set_int(struct meta *m, const char *key, int64_t v)
 }
 
 /*
- * Format 1 had no slot checksums: add the column (every slot then reads
- * as not yet checksummed, and the daemon sums them as it goes). Runs
- * before the statements are prepared, since they name the column.
+ * Older formats, upgraded in one transaction by a read-write open, before
+ * the statements are prepared (they name the new schema). Format 1 had a
+ * row per used slot with its reference count and no checksums; format 2
+ * added slot.sum. Format 3 derives the counts from the chunk maps and
+ * keeps a slot row only for a checksum: the table is rebuilt with the
+ * sums that format 2 had (none from format 1: every slot then starts hot
+ * and is summed as it goes quiet). A rebuild rather than DROP COLUMN, so
+ * that an upgraded store has exactly the schema mkfs.cowfs writes (sum
+ * NOT NULL).
  */
 static int upgrade(struct meta *m, const char *path, char *err, size_t errlen)
 {
-	static const char to2[] =
+	static const char to3[] =
 		"BEGIN;"
-		"ALTER TABLE slot ADD COLUMN sum BLOB;"
-		"UPDATE super SET value = 2 WHERE key = 'format_version';"
+		"CREATE TABLE slot3(id INTEGER PRIMARY KEY, sum BLOB NOT NULL);"
+		"%s"
+		"DROP TABLE slot;"
+		"ALTER TABLE slot3 RENAME TO slot;"
+		"UPDATE super SET value = 3 WHERE key = 'format_version';"
 		"COMMIT;";
+	static const char keep_sums[] =
+		"INSERT INTO slot3(id, sum) SELECT id, sum FROM slot"
+		" WHERE sum IS NOT NULL;";
 	sqlite3_stmt *s = NULL;
 	int64_t version = 0;
-	char *msg = NULL;
+	char *msg = NULL, sql[512];
 	int rc;
 
 	if (sqlite3_prepare_v2(m->db, "SELECT value FROM super"
@@ -325,15 +329,16 @@ static int upgrade(struct meta *m, const char *path, char *err, size_t errlen)
 	if (rc == SQLITE_ROW)
 		version = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
-	if (version != 1)
+	if (version != 1 && version != 2)
 		return 0;
 	if (m->readonly) {
 		snprintf(err, errlen,
-			 "%s has format version 1; mount it read-write once to upgrade it to %d",
-			 path, META_FORMAT_VERSION);
+			 "%s has format version %d; mount it read-write once to upgrade it to %d",
+			 path, (int)version, META_FORMAT_VERSION);
 		return -EROFS;
 	}
-	rc = sqlite3_exec(m->db, to2, NULL, NULL, &msg);
+	snprintf(sql, sizeof(sql), to3, version == 2 ? keep_sums : "");
+	rc = sqlite3_exec(m->db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot upgrade %s to format %d: %s",
 			 path, META_FORMAT_VERSION,
@@ -342,8 +347,8 @@ static int upgrade(struct meta *m, const char *path, char *err, size_t errlen)
 		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
 		return meta_errno(m, rc);
 	}
-	log_msg("%s: upgraded from format version 1 to %d", path,
-		META_FORMAT_VERSION);
+	log_msg("%s: upgraded from format version %d to %d", path,
+		(int)version, META_FORMAT_VERSION);
 	return 0;
 }
 
@@ -1195,18 +1200,37 @@ int meta_chunk_delete(struct meta *m, uint64_t id)
 	return exec_ino(m, ST_CHUNK_DELETE, id);
 }
 
-int meta_slot_load(struct meta *m,
-		   int (*fn)(void *ctx, uint64_t slot, uint32_t refs,
-			     bool summed),
+int meta_slot_refs(struct meta *m, int (*fn)(void *ctx, uint64_t slot),
 		   void *ctx)
 {
-	sqlite3_stmt *s = stmt(m, ST_SLOT_LOAD);
+	sqlite3_stmt *s = stmt(m, ST_SLOT_REFS);
+	int rc, stop = 0;
+
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *map = sqlite3_column_blob(s, 0);
+		size_t n = (size_t)sqlite3_column_bytes(s, 0) / 8;
+
+		/* Whole entries of a damaged map too: never reuse them. */
+		for (size_t i = 0; i < n && !stop; i++) {
+			uint64_t v;
+
+			memcpy(&v, map + i * sizeof(v), sizeof(v));
+			if (v)
+				stop = fn(ctx, le64toh(v));
+		}
+	}
+	rc = done(m, s, rc);
+	return rc ? rc : stop;
+}
+
+int meta_slot_summed(struct meta *m, int (*fn)(void *ctx, uint64_t slot),
+		     void *ctx)
+{
+	sqlite3_stmt *s = stmt(m, ST_SLOT_SUMMED);
 	int rc, stop = 0;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		stop = fn(ctx, (uint64_t)sqlite3_column_int64(s, 0),
-			  (uint32_t)sqlite3_column_int64(s, 1),
-			  sqlite3_column_int(s, 2) != 0);
+		stop = fn(ctx, (uint64_t)sqlite3_column_int64(s, 0));
 		if (stop)
 			break;
 	}
@@ -1219,36 +1243,6 @@ static void bind_run(sqlite3_stmt *s, uint64_t first, uint64_t n)
 {
 	sqlite3_bind_int64(s, 1, (int64_t)first);
 	sqlite3_bind_int64(s, 2, (int64_t)(first + n - 1));
-}
-
-/*
- * One statement for a run of slots: most runs are rows that exist (counts
- * changed by a clone or an unshare) or rows that do not (new slots), so
- * an UPDATE, and only when it found fewer rows than the run, an INSERT of
- * the missing ones.
- */
-int meta_slot_set(struct meta *m, uint64_t first, uint64_t n, uint32_t refs)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (n == 0)
-		return 0;
-	if (refs == 0) {
-		s = stmt(m, ST_SLOT_DELETE);
-		bind_run(s, first, n);
-		return exec1(m, s);
-	}
-	s = stmt(m, ST_SLOT_SET);
-	bind_run(s, first, n);
-	sqlite3_bind_int64(s, 3, refs);
-	rc = exec1(m, s);
-	if (rc || (uint64_t)sqlite3_changes(m->db) == n)
-		return rc;
-	s = stmt(m, ST_SLOT_ADD);
-	bind_run(s, first, n);
-	sqlite3_bind_int64(s, 3, refs);
-	return exec1(m, s);
 }
 
 int meta_slot_clear_sums(struct meta *m, uint64_t first, uint64_t n)
@@ -1264,13 +1258,13 @@ int meta_slot_clear_sums(struct meta *m, uint64_t first, uint64_t n)
 int meta_slot_set_sum(struct meta *m, uint64_t slot,
 		      const uint8_t sum[META_SUM_SIZE])
 {
-	sqlite3_stmt *s = stmt(m, ST_SLOT_SET_SUM);
+	sqlite3_stmt *s;
 
+	if (!sum)
+		return meta_slot_clear_sums(m, slot, 1);
+	s = stmt(m, ST_SLOT_SET_SUM);
 	sqlite3_bind_int64(s, 1, (int64_t)slot);
-	if (sum)
-		sqlite3_bind_blob(s, 2, sum, META_SUM_SIZE, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 2);
+	sqlite3_bind_blob(s, 2, sum, META_SUM_SIZE, SQLITE_STATIC);
 	return exec1(m, s);
 }
 

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define META_FORMAT_VERSION 2
+#define META_FORMAT_VERSION 3
 #define META_SUM_SIZE 16	/* XXH3-128 of a slot's bytes */
 #define META_ROOT_INO 1
 #define META_NAME_MAX 255
@@ -182,18 +182,21 @@ int meta_chunk_update(struct meta *m, uint64_t id, uint32_t refs,
 int meta_chunk_delete(struct meta *m, uint64_t id);
 
 /*
- * Slots: reference counts and checksums. set with refs = 0 deletes the
- * row; a new row has no sum. load passes whether the row has a sum.
+ * Slots. Their reference counts are not stored (format 3): a slot's count
+ * is the number of chunk map entries naming it (invariant 2), and
+ * meta_slot_refs() calls @fn once per such entry, of every chunk with
+ * refs > 0, in no particular order, with one statement and no allocation
+ * (the whole entries of a damaged map included). A slot row holds only a
+ * checksum: meta_slot_summed() calls @fn with every slot that has one, in
+ * order. Both stop on a non-zero return from @fn and return it.
  */
-int meta_slot_load(struct meta *m,
-		   int (*fn)(void *ctx, uint64_t slot, uint32_t refs,
-			     bool summed),
+int meta_slot_refs(struct meta *m, int (*fn)(void *ctx, uint64_t slot),
 		   void *ctx);
-/* Slots @first .. @first + @n - 1 get the count @refs (0: no row). */
-int meta_slot_set(struct meta *m, uint64_t first, uint64_t n, uint32_t refs);
-/* Clears the sums of slots @first .. @first + @n - 1. */
+int meta_slot_summed(struct meta *m, int (*fn)(void *ctx, uint64_t slot),
+		     void *ctx);
+/* Deletes the sums of slots @first .. @first + @n - 1 (rows or not). */
 int meta_slot_clear_sums(struct meta *m, uint64_t first, uint64_t n);
-/* Sets (or with @sum NULL clears) a slot's checksum. */
+/* Sets (or with @sum NULL deletes) a slot's checksum. */
 int meta_slot_set_sum(struct meta *m, uint64_t slot,
 		      const uint8_t sum[META_SUM_SIZE]);
 /* 1 and the sum, 0 if the slot has none, or -errno. */

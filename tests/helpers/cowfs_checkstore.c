@@ -10,9 +10,10 @@
  *     them, with no trailing hole stored;
  *   - (1) every chunk's refs equals the fmap rows naming it, and is > 0;
  *     every fmap row names an existing chunk and a regular-file inode;
- *   - (2, 3) every slot's refs equals the chunk map entries naming it, a
- *     slot row exists exactly for the slots named, with refs > 0, and no
- *     slot is 0 or lies past the end of the pack file;
+ *   - (2, 3) slot counts are not stored (format 3): a slot's count is the
+ *     number of chunk map entries naming it, so what is checked is that
+ *     no named slot lies past the end of the pack file, and that a slot
+ *     row (a checksum, 16 bytes) exists only for a slot that a map names;
  *   - no inode is an orphan (nlink 0): after a clean unmount there is none.
  *
  * Prints "store invariants hold" on standard output, or one line per
@@ -195,51 +196,45 @@ static uint64_t check_fmap(sqlite3 *db)
 	return nfmap;
 }
 
-/* Invariants 2 and 3: a merge of the sorted named slots and slot rows. */
+/*
+ * Invariants 2 and 3: the named slots (their counts) lie in the pack, and
+ * checksum rows are only for them. Returns the number of slots in use.
+ */
 static uint64_t check_slots(sqlite3 *db, struct vec *named, uint64_t pack_slots)
 {
-	sqlite3_stmt *s = prepare(db, "SELECT id, refs FROM slot ORDER BY id");
-	uint64_t nrows = 0;
+	sqlite3_stmt *s = prepare(db, "SELECT id, length(sum) FROM slot"
+				      " ORDER BY id");
+	uint64_t nused = 0;
 	size_t k = 0;
 	int rc;
 
 	qsort(named->v, named->n, sizeof(*named->v), cmp_u64);
-	for (;;) {
-		bool row = (rc = sqlite3_step(s)) == SQLITE_ROW;
-		uint64_t id = row ? (uint64_t)sqlite3_column_int64(s, 0)
-				  : UINT64_MAX;
-		int64_t refs = row ? sqlite3_column_int64(s, 1) : 0;
+	for (size_t i = 0; i < named->n; i++) {
+		if (i > 0 && named->v[i] == named->v[i - 1])
+			continue;
+		nused++;
+		if (named->v[i] >= pack_slots)
+			violation("slot %" PRIu64 ": named by a map, outside the"
+				  " pack (%" PRIu64 " slots long)",
+				  named->v[i], pack_slots);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
+		int64_t len = sqlite3_column_int64(s, 1);
 
-		/* Slots named by maps but without a row, below this one. */
-		while (k < named->n && named->v[k] < id) {
-			uint64_t slot = named->v[k], cnt = 0;
-
-			while (k < named->n && named->v[k] == slot)
-				k++, cnt++;
-			violation("slot %" PRIu64 ": no row, named by %" PRIu64
-				  " map entries",
-				  slot, cnt);
-		}
-		if (!row)
-			break;
-		nrows++;
-		{
-			uint64_t cnt = 0;
-
-			while (k < named->n && named->v[k] == id)
-				k++, cnt++;
-			if (refs <= 0 || (uint64_t)refs != cnt)
-				violation("slot %" PRIu64 ": refs %" PRId64
-					  ", map entries naming it %" PRIu64,
-					  id, refs, cnt);
-		}
-		if (id == 0 || id >= pack_slots)
-			violation("slot %" PRIu64 ": outside the pack (%" PRIu64
-				  " slots long)",
-				  id, pack_slots);
+		while (k < named->n && named->v[k] < id)
+			k++;
+		if (k == named->n || named->v[k] != id)
+			violation("slot %" PRIu64 ": a checksum row, but no map"
+				  " names it",
+				  id);
+		if (len != 16)
+			violation("slot %" PRIu64 ": a checksum of %" PRId64
+				  " bytes",
+				  id, len);
 	}
 	finish(db, s, rc);
-	return nrows;
+	return nused;
 }
 
 static void check_orphans(sqlite3 *db)

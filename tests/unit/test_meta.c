@@ -148,30 +148,29 @@ static int collect_pair(void *ctx, uint64_t a, uint64_t b)
 	return p->stop_after && p->n >= p->stop_after ? 5 : 0;
 }
 
-static int collect_slot(void *ctx, uint64_t slot, uint32_t refs, bool summed)
+static int collect_slot(void *ctx, uint64_t slot)
 {
-	return collect_pair(ctx, slot, refs | (summed ? 1000u : 0));
+	return collect_pair(ctx, slot, 0);
 }
 
-/* Counts the slot rows from 100 on for the run tests. */
-struct run_count {
-	int twos, fives, others;
+/* Counts the map entries naming slots 0..7 (and the others). */
+struct ref_count {
+	unsigned n[8];
+	unsigned others;
+	unsigned stop_after;	/* stop with 7 after this many entries */
+	unsigned seen;
 };
 
-static int count_runs(void *ctx, uint64_t slot, uint32_t refs, bool summed)
+static int count_ref(void *ctx, uint64_t slot)
 {
-	struct run_count *c = ctx;
+	struct ref_count *c = ctx;
 
-	(void)summed;
-	if (slot < 100)
-		return 0;
-	if (slot < 150 && refs == 2)
-		c->twos++;
-	else if (slot >= 150 && slot < 250 && refs == 5)
-		c->fives++;
+	if (slot < 8)
+		c->n[slot]++;
 	else
 		c->others++;
-	return 0;
+	c->seen++;
+	return c->stop_after && c->seen >= c->stop_after ? 7 : 0;
 }
 
 static int collect_owner(void *ctx, uint64_t ino, uint64_t block)
@@ -860,82 +859,77 @@ static void test_slot(void)
 {
 	struct meta *m = new_db("slot");
 	struct pairs p = { .n = 0 };
-	uint64_t refs_of[8] = { 0 };
+	struct ref_count rc = { .stop_after = 0 };
+	uint64_t c1, c2, c3;
 
-	is_int(meta_slot_set(m, 3, 1, 1), 0, "slot set");
-	meta_slot_set(m, 4, 1, 2);
-	meta_slot_set(m, 5, 1, 1);
-	is_int(meta_slot_set(m, 3, 1, 7), 0, "slot set of an existing slot");
-	is_int(meta_slot_set(m, 5, 1, 0), 0, "slot set to 0");
-	is_int(meta_slot_set(m, 6, 1, 0), 0, "slot set to 0 of a missing row");
-	is_int(meta_slot_load(m, collect_slot, &p), 0, "slot load");
-	for (int i = 0; i < p.n && i < 16; i++)
-		if (p.a[i] < 8)
-			refs_of[p.a[i]] = p.b[i];
-	is_int(p.n, 2, "refs 0 deleted the row (2 rows left)");
-	is_int(refs_of[3], 7, "slot 3 has the updated count");
-	is_int(refs_of[4], 2, "slot 4 has its count");
+	/* Counts: the entries of every chunk map with refs > 0. */
+	meta_chunk_insert(m, 1, (uint64_t[]){ 3, 4, 0 }, 3, &c1);
+	meta_chunk_insert(m, 2, (uint64_t[]){ 4, 0, 5, 4 }, 4, &c2);
+	meta_chunk_insert(m, 1, (uint64_t[]){ 6, 300 }, 2, &c3);
+	meta_chunk_update(m, c3, 0, (uint64_t[]){ 6, 300 }, 2);
+	is_int(meta_slot_refs(m, count_ref, &rc), 0, "slot refs");
+	ok(rc.n[3] == 1 && rc.n[4] == 3 && rc.n[5] == 1,
+	   "each map entry is one reference: 1 3 1 (got %u %u %u)", rc.n[3],
+	   rc.n[4], rc.n[5]);
+	ok(rc.n[0] == 0 && rc.n[6] == 0 && rc.others == 0,
+	   "holes and chunks with refs 0 name no slot");
+	memset(&rc, 0, sizeof(rc));
+	rc.stop_after = 2;
+	is_int(meta_slot_refs(m, count_ref, &rc), 7,
+	       "a non-zero return stops the walk and is returned");
+	is_int(rc.seen, 2, "after that entry");
+	meta_chunk_update(m, c3, 1, (uint64_t[]){ 6 }, 1);
+	memset(&rc, 0, sizeof(rc));
+	meta_slot_refs(m, count_ref, &rc);
+	is_int(rc.n[6], 1, "an updated map is counted as it is now");
+	meta_chunk_delete(m, c1);
+	memset(&rc, 0, sizeof(rc));
+	meta_slot_refs(m, count_ref, &rc);
+	ok(rc.n[3] == 0 && rc.n[4] == 2, "a deleted chunk names nothing");
 
-	/* Checksums: set, read back, kept when the count changes. */
-	uint8_t sum[META_SUM_SIZE], got[META_SUM_SIZE];
+	/* Checksums: a row per slot that has one. */
+	uint8_t sum[META_SUM_SIZE], sum2[META_SUM_SIZE], got[META_SUM_SIZE];
 	uint64_t ids[4];
 	uint8_t sums[4][META_SUM_SIZE];
 
-	for (int i = 0; i < META_SUM_SIZE; i++)
+	for (int i = 0; i < META_SUM_SIZE; i++) {
 		sum[i] = (uint8_t)(0xa0 + i);
-	is_int(meta_slot_get_sum(m, 4, got), 0, "a new slot has no sum");
+		sum2[i] = (uint8_t)(0x10 + i);
+	}
+	is_int(meta_slot_get_sum(m, 4, got), 0, "a slot has no sum at first");
 	is_int(meta_slot_set_sum(m, 4, sum), 0, "sum set");
 	is_int(meta_slot_get_sum(m, 4, got), 1, "sum read back");
 	ok(memcmp(sum, got, sizeof(sum)) == 0, "the same 16 bytes");
-	meta_slot_set(m, 4, 1, 3);
-	memset(got, 0, sizeof(got));
+	is_int(meta_slot_set_sum(m, 4, sum2), 0, "sum set again");
 	ok(meta_slot_get_sum(m, 4, got) == 1 &&
-		   memcmp(sum, got, sizeof(sum)) == 0,
-	   "a count change keeps the sum");
-	p.n = 0;
-	meta_slot_load(m, collect_slot, &p);
-	for (int i = 0; i < p.n && i < 16; i++)
-		if (p.a[i] < 8)
-			refs_of[p.a[i]] = p.b[i];
-	ok(refs_of[4] == 1003 && refs_of[3] == 7,
-	   "load tells summed (4) from unsummed (3) slots");
+		   memcmp(sum2, got, sizeof(sum2)) == 0,
+	   "the new sum replaces the old");
 	meta_slot_set_sum(m, 3, sum);
+	is_int(meta_slot_summed(m, collect_slot, &p), 0, "summed slots");
+	ok(p.n == 2 && p.a[0] == 3 && p.a[1] == 4,
+	   "listed in slot order: 3 4");
 	is_int(meta_slot_sums(m, 0, 4, ids, sums), 2, "two slots with sums");
 	ok(ids[0] == 3 && ids[1] == 4, "listed in slot order");
 	is_int(meta_slot_sums(m, 4, 4, ids, sums), 1, "listing from slot 4");
 	is_int(meta_slot_sums(m, 0, 1, ids, sums), 1, "listing is limited");
 	is_int(meta_slot_set_sum(m, 3, NULL), 0, "sum cleared");
 	is_int(meta_slot_get_sum(m, 3, got), 0, "cleared sum is gone");
-	meta_slot_set(m, 4, 1, 0);
-	meta_slot_set(m, 4, 1, 1);
-	is_int(meta_slot_get_sum(m, 4, got), 0,
-	       "a freed and reused slot has no sum");
+	is_int(meta_slot_set_sum(m, 3, NULL), 0,
+	       "clearing a sum that is not there is no error");
 
-	/*
-	 * Runs: slots 100-199 new, then 150-249 (half existing, half new)
-	 * get one count; a run's sums are cleared and only theirs.
-	 */
-	is_int(meta_slot_set(m, 100, 100, 2), 0, "run of new slots set");
-	is_int(meta_slot_set(m, 150, 100, 5), 0, "run of mixed slots set");
+	/* Runs: the sums of 150-199 are deleted, and only theirs. */
+	for (uint64_t s = 100; s < 260; s += 10)
+		meta_slot_set_sum(m, s, sum);
 	meta_slot_set_sum(m, 149, sum);
-	meta_slot_set_sum(m, 150, sum);
-	meta_slot_set_sum(m, 200, sum);
-	meta_slot_set_sum(m, 250, sum); /* no row: nothing */
 	is_int(meta_slot_clear_sums(m, 150, 50), 0, "run of sums cleared");
 	ok(meta_slot_get_sum(m, 149, got) == 1 &&
 		   meta_slot_get_sum(m, 150, got) == 0 &&
+		   meta_slot_get_sum(m, 190, got) == 0 &&
 		   meta_slot_get_sum(m, 200, got) == 1,
 	   "the run's sums went, the others stayed");
-	struct run_count rc = { 0 };
-
-	meta_slot_load(m, count_runs, &rc);
-	ok(rc.twos == 50 && rc.fives == 100 && rc.others == 0,
-	   "runs: slots 100-149 have 2, 150-249 have 5, no other row");
-	is_int(meta_slot_set(m, 120, 200, 0), 0, "run deleted");
-	memset(&rc, 0, sizeof(rc));
-	meta_slot_load(m, count_runs, &rc);
-	is_int(rc.twos, 20, "slots 100-119 are left");
-	is_int(rc.fives + rc.others, 0, "and no other slot from 100");
+	p.n = 0;
+	meta_slot_summed(m, collect_slot, &p);
+	is_int(p.n, 1 + 6 + 6, "4, 100-140 and 149, 200-250 are left");
 
 	/* Owners and paths: /d/f names slot 3 at its block 1025. */
 	uint64_t map[2] = { 0, 3 }, cid;
@@ -966,6 +960,10 @@ static void test_slot(void)
 	meta_close(m);
 	is_int(sql_int(db_path("slot"), "SELECT count(*) FROM slot", -1), 0,
 	       "uncommitted slot rows are gone after close");
+	diag("a NOT NULL constraint failure is expected:");
+	ok(sql_exec(db_path("slot"), "INSERT INTO slot(id) VALUES (9)") !=
+		   SQLITE_OK,
+	   "a slot row holds a sum (NOT NULL)");
 }
 
 /* --- transactions and versions --- */
@@ -1015,6 +1013,60 @@ static void test_commit_persists(void)
 	       1, "a second commit on the same connection persists too");
 }
 
+/*
+ * Makes the store at @path one of format @version with @sql (it rebuilds
+ * the slot table: slot 5 with no sum, slot 6 with one in format 2) and
+ * checks the upgrade to the current format.
+ */
+static void test_upgrade(const char *path, int version, const char *sql)
+{
+	static const uint8_t want[META_SUM_SIZE] = { 0, 1, 2, 3, 4, 5, 6, 7,
+						     8, 9, 10, 11, 12, 13, 14,
+						     15 };
+	uint8_t sum[META_SUM_SIZE];
+	char set[128];
+	struct meta *m;
+	int rc;
+
+	snprintf(set, sizeof(set),
+		 "UPDATE super SET value = %d WHERE key = 'format_version'",
+		 version);
+	if (sql_exec(path, sql) != SQLITE_OK ||
+	    sql_exec(path, set) != SQLITE_OK)
+		bail_out("cannot make a store of format %d", version);
+	rc = meta_open(path, true, &m, err, sizeof(err));
+	is_int(rc, -EROFS, "a read-only open of format %d is refused: -EROFS",
+	       version);
+	ok(strstr(err, "upgrade") != NULL && strstr(err, "version") != NULL,
+	   "reason says to upgrade: %s", err);
+	rc = meta_open(path, false, &m, err, sizeof(err));
+	is_int(rc, 0, "a read-write open of format %d upgrades it", version);
+	if (rc == 0) {
+		is_int(meta_super(m)->format_version, META_FORMAT_VERSION,
+		       "now at the current version");
+		is_int(meta_slot_get_sum(m, 5, sum), 0,
+		       "a slot without a sum has none");
+		if (version == 1)
+			is_int(meta_slot_get_sum(m, 6, sum), 0,
+			       "format 1 had no sums: none");
+		else
+			ok(meta_slot_get_sum(m, 6, sum) == 1 &&
+				   memcmp(sum, want, sizeof(sum)) == 0,
+			   "format 2's sum is kept");
+		meta_close(m);
+	}
+	is_int(sql_int(path, "SELECT value FROM super"
+			     " WHERE key = 'format_version'", -1),
+	       META_FORMAT_VERSION, "the upgrade from %d is committed", version);
+	is_int(sql_int(path, "SELECT count(*) FROM slot", -1), version - 1,
+	       "rows are left only for sums (%d)", version - 1);
+	ok(sql_int(path, "SELECT count(*) FROM pragma_table_info('slot')", -1) ==
+			   2 &&
+		   sql_int(path, "SELECT \"notnull\" FROM pragma_table_info('slot')"
+				 " WHERE name = 'sum'", -1) == 1,
+	   "the slot table is (id, sum NOT NULL), as mkfs makes it");
+}
+
 static void test_format_version(void)
 {
 	struct meta *m = new_db("version"), *m2;
@@ -1042,27 +1094,21 @@ static void test_format_version(void)
 	is_int(rc, 0, "the current version opens again");
 	meta_close(m2);
 
-	/* Format 1 had no slot.sum: a read-write open adds it. */
-	sql_exec(path, "INSERT INTO slot(id, refs) VALUES (5, 1);"
-		       "ALTER TABLE slot DROP COLUMN sum;"
-		       "UPDATE super SET value = 1 WHERE key = 'format_version'");
-	rc = meta_open(path, true, &m2, err, sizeof(err));
-	is_int(rc, -EROFS, "a read-only open of format 1 is refused: -EROFS");
-	ok(strstr(err, "upgrade") != NULL, "reason says to upgrade: %s", err);
-	rc = meta_open(path, false, &m2, err, sizeof(err));
-	is_int(rc, 0, "a read-write open of format 1 upgrades it");
-	if (rc == 0) {
-		uint8_t sum[META_SUM_SIZE];
-
-		is_int(meta_super(m2)->format_version, META_FORMAT_VERSION,
-		       "now at the current version");
-		is_int(meta_slot_get_sum(m2, 5, sum), 0,
-		       "an old slot has no sum yet");
-		meta_close(m2);
-	}
-	is_int(sql_int(path, "SELECT value FROM super"
-			     " WHERE key = 'format_version'", -1),
-	       META_FORMAT_VERSION, "the upgrade is committed");
+	/*
+	 * Formats 1 (slot counts, no sums) and 2 (counts and sums): a
+	 * read-write open makes the slot table a table of sums.
+	 */
+	test_upgrade(path, 1,
+		     "DROP TABLE slot;"
+		     "CREATE TABLE slot(id INTEGER PRIMARY KEY,"
+		     " refs INTEGER NOT NULL);"
+		     "INSERT INTO slot(id, refs) VALUES (5, 1), (6, 2);");
+	test_upgrade(path, 2,
+		     "DROP TABLE slot;"
+		     "CREATE TABLE slot(id INTEGER PRIMARY KEY,"
+		     " refs INTEGER NOT NULL, sum BLOB);"
+		     "INSERT INTO slot(id, refs, sum) VALUES (5, 1, NULL),"
+		     " (6, 2, x'000102030405060708090a0b0c0d0e0f');");
 
 	sql_exec(path, "DELETE FROM super WHERE key = 'chunk_blocks'");
 	rc = meta_open(path, false, &m2, err, sizeof(err));

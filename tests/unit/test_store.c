@@ -18,7 +18,13 @@
  * reference-count invariants of doc/DESIGN.md section 2 by copying meta.db
  * and its WAL aside (the daemon's connection holds an exclusive lock) and
  * reading the copy with sqlite3: SQLite recovers exactly the committed
- * transactions from the copied WAL.
+ * transactions from the copied WAL. Slot counts are not stored (format
+ * 3): the store's counts in memory must equal the counts derived from the
+ * committed chunk maps, which is what the next open would load.
+ *
+ * The store tests that reopen a store record the references they made in
+ * a chunk row (name_slots), as the map layer would: without one, the
+ * slots are free again at the next open.
  */
 #include "config.h"
 
@@ -71,6 +77,25 @@ static int sql_exec(const char *path, const char *sql)
 	return rc;
 }
 
+/* The integer result of a one-value query on a closed database; -1 if none. */
+static int64_t sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	else
+		diag("sqlite3 \"%s\": %s", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
 static int copy_file(const char *from, const char *to)
 {
 	char buf[65536];
@@ -115,10 +140,13 @@ static const char *snapshot_db(const char *name)
 	return snap;
 }
 
-/* A slot's or a chunk's reference count as stored, and as counted. */
+/*
+ * A chunk's reference count as stored and as counted from the fmap rows;
+ * a slot's as the store holds it in memory and as counted from the maps.
+ */
 struct count {
 	uint64_t id;
-	int64_t stored;		/* -1: no row */
+	int64_t stored;		/* -1: no row (no count in memory) */
 	int64_t counted;
 };
 
@@ -153,7 +181,7 @@ static int count_mismatches(const struct counts *c, const char *what)
 		if (e->stored == e->counted && e->stored > 0)
 			continue;
 		if (bad++ < 8)
-			diag("%s %llu: stored refs %lld, references found %lld",
+			diag("%s %llu: refs %lld, references found %lld",
 			     what, (unsigned long long)e->id,
 			     (long long)e->stored, (long long)e->counted);
 	}
@@ -163,7 +191,8 @@ static int count_mismatches(const struct counts *c, const char *what)
 struct violations {
 	int maps;		/* malformed chunk maps */
 	int chunks;		/* invariant 1 */
-	int slots;		/* invariants 2 and 3 */
+	int slots;		/* invariants 2, 3: counts in memory */
+	int sums;		/* checksum rows of slots no map names */
 	int fmap;		/* fmap rows of missing inodes */
 	size_t nchunks, nslots;
 };
@@ -171,9 +200,13 @@ struct violations {
 /*
  * Counts the violations of invariants 1-3 of DESIGN.md section 2 in a
  * database file, and malformed chunk maps (not whole u64s, longer than
- * chunk_blocks, trailing hole stored). Each one is described by a diag.
+ * chunk_blocks, trailing hole stored). With @st, the store's counts in
+ * memory must be the counts of the maps (a count for every slot named, 0
+ * for every other); every checksum row must be of a slot a map names.
+ * Each violation is described by a diag.
  */
-static struct violations find_violations(const char *dbpath)
+static struct violations find_violations(const char *dbpath,
+					 const struct store *st)
 {
 	struct counts slots = { 0 }, chunks = { 0 };
 	struct violations v = { 0 };
@@ -216,10 +249,29 @@ static struct violations find_violations(const char *dbpath)
 	}
 	sqlite3_finalize(s);
 
-	sqlite3_prepare_v2(db, "SELECT id, refs FROM slot", -1, &s, NULL);
-	while (sqlite3_step(s) == SQLITE_ROW)
-		count_of(&slots, (uint64_t)sqlite3_column_int64(s, 0))->stored =
-			sqlite3_column_int64(s, 1);
+	if (st) {
+		for (uint64_t i = 1; i < st->cap; i++)
+			if (st->refs[i] & SLOT_COUNT_MASK)
+				count_of(&slots, i)->stored =
+					st->refs[i] & SLOT_COUNT_MASK;
+		for (size_t i = 0; i < slots.n; i++)
+			if (slots.v[i].stored < 0)
+				slots.v[i].stored = 0;
+	}
+
+	sqlite3_prepare_v2(db, "SELECT id FROM slot", -1, &s, NULL);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
+		size_t i;
+
+		for (i = 0; i < slots.n && slots.v[i].id != id; i++)
+			;
+		if (i == slots.n || slots.v[i].counted == 0) {
+			v.sums++;
+			diag("slot %llu: a checksum row, but no map names it",
+			     (unsigned long long)id);
+		}
+	}
 	sqlite3_finalize(s);
 
 	sqlite3_prepare_v2(db,
@@ -239,7 +291,7 @@ static struct violations find_violations(const char *dbpath)
 	sqlite3_close(db);
 
 	v.chunks = count_mismatches(&chunks, "chunk");
-	v.slots = count_mismatches(&slots, "slot");
+	v.slots = st ? count_mismatches(&slots, "slot") : 0;
 	v.nchunks = chunks.n;
 	v.nslots = slots.n;
 	free(slots.v);
@@ -247,19 +299,26 @@ static struct violations find_violations(const char *dbpath)
 	return v;
 }
 
-/* Checks the invariants on a database file: one result per invariant. */
-static void check_invariants(const char *dbpath, const char *label)
+/*
+ * Checks the invariants on a database file (and the counts of @st, if
+ * not NULL): one result per invariant.
+ */
+static void check_invariants(const char *dbpath, const struct store *st,
+			     const char *label)
 {
-	struct violations v = find_violations(dbpath);
+	struct violations v = find_violations(dbpath, st);
 
 	ok(v.maps == 0, "%s: chunk maps are well formed", label);
 	ok(v.chunks == 0,
 	   "%s: invariant 1: chunk.refs = fmap rows naming it (%zu chunks)",
 	   label, v.nchunks);
-	ok(v.slots == 0,
-	   "%s: invariants 2, 3: slot.refs = map entries naming it, rows only"
-	   " for refs > 0 (%zu slots)",
-	   label, v.nslots);
+	if (st)
+		ok(v.slots == 0,
+		   "%s: invariants 2, 3: the counts in memory = the committed"
+		   " map entries naming each slot (%zu slots)",
+		   label, v.nslots);
+	ok(v.sums == 0, "%s: checksum rows only for slots the maps name",
+	   label);
 	ok(v.fmap == 0, "%s: every fmap row belongs to an inode", label);
 }
 
@@ -317,6 +376,20 @@ static uint64_t alloc(struct store *st, uint64_t hint)
 	if (rc)
 		bail_out("store_alloc: %d", rc);
 	return slot;
+}
+
+/*
+ * Records @n references in a chunk row (refs 1) whose map is @map, in the
+ * open transaction, as the map layer would: slot counts are what the
+ * committed maps name.
+ */
+static void name_slots(struct store *st, const uint64_t *map, uint32_t n)
+{
+	uint64_t id;
+	int rc = meta_chunk_insert(st->meta, 1, map, n, &id);
+
+	if (rc)
+		bail_out("meta_chunk_insert: %d", rc);
 }
 
 static void fill_slot(struct store *st, uint64_t slot, uint32_t off,
@@ -676,6 +749,7 @@ static void test_private_after_commit(void)
 	ok(store_slot_private(&st, s),
 	   "after the commit that unshared it, private again");
 	store_ref(&st, s);
+	name_slots(&st, (uint64_t[]){ s, s }, 2);
 	commit_store(&st);
 	store_close(&st);
 
@@ -700,6 +774,9 @@ static void test_flush_reopen(void)
 	store_ref(&st, 2);
 	store_ref(&st, 4);
 	store_unref(&st, 5);
+	/* The maps that name them: two chunks, one with a hole. */
+	name_slots(&st, (uint64_t[]){ 1, 2, 0, 2 }, 4);
+	name_slots(&st, (uint64_t[]){ 2, 3, 4, 4 }, 4);
 	is_int(store_flush(&st), 0, "store_flush");
 	is_int(meta_commit(st.meta), 0, "commit");
 	store_close(&st);
@@ -709,7 +786,7 @@ static void test_flush_reopen(void)
 		   store_slot_count(&st, 3) == 1 &&
 		   store_slot_count(&st, 4) == 2 &&
 		   store_slot_count(&st, 5) == 0,
-	   "reopen loads the flushed counts 1 3 1 2 0 (got %u %u %u %u %u)",
+	   "reopen counts the committed map entries: 1 3 1 2 0 (got %u %u %u %u %u)",
 	   store_slot_count(&st, 1), store_slot_count(&st, 2),
 	   store_slot_count(&st, 3), store_slot_count(&st, 4),
 	   store_slot_count(&st, 5));
@@ -722,13 +799,65 @@ static void test_flush_reopen(void)
 	is_int(alloc(&st, 0), 5, "reopen: next allocation appends");
 	/* Not committed: gone on the next open. */
 	store_ref(&st, 1);
+	name_slots(&st, (uint64_t[]){ 1, 5 }, 2);
 	store_flush(&st);
 	store_close(&st);
 	open_store(&st, name);
 	is_int(store_slot_count(&st, 1), 1,
-	       "counts flushed but not committed are not loaded");
+	       "references flushed but not committed are not counted");
 	is_int(store_slot_count(&st, 5), 0, "nor are uncommitted allocations");
 	store_close(&st);
+}
+
+/*
+ * Checksum rows at open: a used slot with one is not hot; a row of a slot
+ * no chunk names (stale) is not counted, and a read-write open deletes it
+ * in its transaction, so that the slot never inherits it.
+ */
+static void test_open_sums(void)
+{
+	struct store st;
+	const char *name = "sums";
+	uint8_t sum[META_SUM_SIZE] = { 1, 2, 3 };
+	char path[PATH_MAX];
+	uint64_t a, b;
+
+	make_store(name, 0);
+	open_store(&st, name);
+	a = alloc(&st, 0);
+	b = alloc(&st, 0);
+	name_slots(&st, (uint64_t[]){ a, b }, 2);
+	meta_slot_set_sum(st.meta, a, sum);
+	meta_slot_set_sum(st.meta, b + 1, sum);
+	meta_slot_set_sum(st.meta, 100, sum);
+	commit_store(&st);
+	store_close(&st);
+
+	is_int(store_open(&st, scratch_path("%s", name), true, err,
+			  sizeof(err)),
+	       0, "read-only open with stale checksum rows");
+	ok(st.nslots == b + 1 && st.used == 2,
+	   "stale rows are not counted: nslots %llu, used %llu",
+	   (unsigned long long)st.nslots, (unsigned long long)st.used);
+	ok(!(st.refs[a] & SLOT_HOT) && (st.refs[b] & SLOT_HOT) &&
+		   store_hot_count(&st) == 1,
+	   "the summed slot is not hot, the other one is");
+	store_close(&st);
+	scratch_path_into(path, "%s/meta.db", name);
+	is_int(sql_int(path, "SELECT count(*) FROM slot"), 3,
+	       "a read-only open changes nothing");
+
+	open_store(&st, name);
+	is_int(st.nfree, 0, "read-write open: no slot is free");
+	is_int(alloc(&st, 0), b + 1, "the next slot appended is the stale one");
+	ok(meta_slot_get_sum(st.meta, b + 1, sum) == 0 &&
+		   meta_slot_get_sum(st.meta, 100, sum) == 0 &&
+		   meta_slot_get_sum(st.meta, a, sum) == 1,
+	   "a read-write open deleted the stale rows, not the others");
+	commit_store(&st);
+	store_close(&st);
+	is_int(sql_int(path, "SELECT count(*) FROM slot"), 1,
+	       "the deletion commits with the transaction");
 }
 
 static void test_tail_truncate_reopened(void)
@@ -741,11 +870,13 @@ static void test_tail_truncate_reopened(void)
 	open_store(&st, "tail1");
 	for (uint64_t i = 1; i <= 4; i++)
 		fill_slot(&st, alloc(&st, 0), 0, BS, 'a' + (int)i);
+	name_slots(&st, (uint64_t[]){ 1, 2, 3, 4 }, 4);
 	commit_store(&st);
 	store_close(&st);
 	ok(file_size(pack) >= 5 * BS, "pack holds header + 4 slots");
 
 	open_store(&st, "tail1");
+	is_int(st.nslots, 5, "reopen: nslots covers the named slots");
 	store_unref(&st, 4);
 	store_unref(&st, 3);
 	ok(file_size(pack) >= 5 * BS, "freed slots stay until the commit");
@@ -832,7 +963,7 @@ static void commit_check(struct fs *fs, const char *name, const char *label)
 	int rc = fs_commit(fs);
 
 	is_int(rc, 0, "%s: fs_commit", label);
-	check_invariants(snapshot_db(name), label);
+	check_invariants(snapshot_db(name), &fs->st, label);
 }
 
 static void fs_close(struct fs *fs, const char *name)
@@ -841,7 +972,7 @@ static void fs_close(struct fs *fs, const char *name)
 
 	fs_destroy(fs);
 	snprintf(label, sizeof(label), "%s, closed", name);
-	check_invariants(scratch_path("%s/meta.db", name), label);
+	check_invariants(scratch_path("%s/meta.db", name), NULL, label);
 }
 
 static struct inode *new_file(struct fs *fs)
@@ -1355,11 +1486,11 @@ static void test_map_chunk_id_reuse(void)
 	is_int(a->map[0].c->refs, 1, "the reloaded chunk has refs 1");
 	write_block(&fs, a, 1, 'c');
 	is_int(fs_commit(&fs), 0, "commit after a write to the reloaded file");
-	v = find_violations(snapshot_db(name));
-	ok(v.maps + v.chunks + v.slots + v.fmap == 0,
+	v = find_violations(snapshot_db(name), &fs.st);
+	ok(v.maps + v.chunks + v.slots + v.sums + v.fmap == 0,
 	   "the committed state keeps the invariants (%d chunk, %d slot"
 	   " violations)",
-	   v.chunks, v.slots);
+	   v.chunks, v.slots + v.sums);
 	fs_close(&fs, name);
 }
 
@@ -1374,29 +1505,42 @@ static void test_checker_finds_violations(void)
 	struct violations v;
 	const char *name = "checker";
 	char copy[PATH_MAX];
+	uint64_t s0;
 
 	fs_open(&fs, name, true);
 	a = new_file(&fs);
-	write_block(&fs, a, 0, 'a');
+	s0 = write_block(&fs, a, 0, 'a');
 	write_block(&fs, a, 1, 'b');
+	is_int(fs_commit(&fs), 0, "checker: commit");
+	v = find_violations(snapshot_db(name), &fs.st);
+	ok(!v.maps && !v.chunks && !v.slots && !v.sums && !v.fmap &&
+		   v.nslots == 2,
+	   "checker: a good store has no violation");
+	diag("the checker reports the violations it was given:");
+	fs.st.refs[s0]++;
+	fs.st.refs[s0 + 5] = 1;
+	v = find_violations(snapshot_db(name), &fs.st);
+	fs.st.refs[s0]--;
+	fs.st.refs[s0 + 5] = 0;
+	is_int(v.slots, 2, "checker: finds a count in memory that differs"
+			   " from the committed maps, and one of a slot no"
+			   " map names");
 	fs_close(&fs, name);
 	scratch_path_into(copy, "checker-copy.db");
 	copy_file(scratch_path("%s/meta.db", name), copy);
-	v = find_violations(copy);
-	ok(!v.maps && !v.chunks && !v.slots && !v.fmap && v.nslots == 2,
-	   "checker: a good store has no violation");
-	sql_exec(copy, "UPDATE slot SET refs = refs + 1 WHERE id ="
-		       " (SELECT min(id) FROM slot)");
+	v = find_violations(copy, NULL);
+	ok(!v.maps && !v.chunks && !v.sums && !v.fmap && v.nslots == 2,
+	   "checker: the closed store has no violation");
 	sql_exec(copy, "UPDATE chunk SET refs = refs + 1");
-	sql_exec(copy, "INSERT INTO slot(id, refs) VALUES (77, 1)");
+	sql_exec(copy, "INSERT INTO slot(id, sum) VALUES (77, zeroblob(16))");
 	sql_exec(copy, "INSERT INTO chunk(id, refs, map) VALUES"
 		       " (50, 0, x'00000000000000000000000000000000'),"
 		       " (51, 0, zeroblob(9))");
 	sql_exec(copy, "INSERT INTO fmap(ino, cidx, chunk)"
 		       " VALUES (999, 0, 50)");
-	diag("the checker reports the violations it was given:");
-	v = find_violations(copy);
-	is_int(v.slots, 2, "checker: finds a wrong slot count and a stray row");
+	v = find_violations(copy, NULL);
+	is_int(v.sums, 1, "checker: finds a checksum row of a slot no map"
+			  " names");
 	is_int(v.chunks, 3, "checker: finds a wrong chunk count, a chunk"
 			    " named by an fmap row but with refs 0, and a"
 			    " chunk row with refs 0");
@@ -1778,6 +1922,9 @@ static void test_checksums(void)
 	else
 		ok(0, "read the new slot back");
 	commit_check(&fs, name, "relocated");
+	is_int(store_slot_count(&fs.st, x), 0, "the old slot is free");
+	is_int(meta_slot_get_sum(fs.st.meta, x, got), 0,
+	       "and its sum went with it: a reused slot inherits none");
 
 	/* A slot written after it was listed keeps no sum. */
 	y = write_block(&fs, a, 1, 'y');
@@ -1894,6 +2041,7 @@ int main(void)
 	test_pending_not_reused();
 	test_private_after_commit();
 	test_flush_reopen();
+	test_open_sums();
 	test_tail_truncate_reopened();
 	test_tail_truncate_same_session();
 	test_copy_zero();
