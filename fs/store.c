@@ -436,7 +436,11 @@ static uint16_t store_clock(void)
 	return (uint16_t)ts.tv_sec;
 }
 
-/* Appends @slot to one of the slot lists; as mark_dirty(), dies if it can't. */
+/*
+ * Appends @slot to one of the slot lists. If even that fails there is no
+ * way to keep the store's state right, so the daemon stops before it
+ * commits anything wrong.
+ */
 static void list_push(struct store *st, uint64_t **list, size_t *n,
 		      size_t *cap, uint64_t slot)
 {
@@ -516,6 +520,19 @@ static int count_ref(void *ctx, uint64_t slot)
 	return 0;
 }
 
+/* Deletes the sum rows of the sorted slots @p: one statement per run. */
+static int clear_sum_runs(struct store *st, const uint64_t *p, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0, j; i < n && !rc; i = j) {
+		for (j = i + 1; j < n && p[j] == p[i] + (j - i); j++)
+			;
+		rc = meta_slot_clear_sums(st->meta, p[i], j - i);
+	}
+	return rc;
+}
+
 /* The slot table being loaded, and checksum rows that no chunk names. */
 struct load {
 	struct store *st;
@@ -583,15 +600,9 @@ static int load_slots(struct store *st)
 			l.nstale > 1 ? " and others" : "",
 			st->readonly ? ": run fsck.cowfs"
 				     : " deleted: run fsck.cowfs to check the store");
-		/* In slot order: one statement per run. */
-		for (size_t i = 0, j; !st->readonly && !rc && i < l.nstale;
-		     i = j) {
-			for (j = i + 1; j < l.nstale &&
-					l.stale[j] == l.stale[i] + (j - i);
-			     j++)
-				;
-			rc = meta_slot_clear_sums(st->meta, l.stale[i], j - i);
-		}
+		/* Listed in slot order. */
+		if (!st->readonly)
+			rc = clear_sum_runs(st, l.stale, l.nstale);
 	}
 	free(l.stale);
 	return rc;
@@ -794,29 +805,12 @@ void store_close(struct store *st)
 	st->path = NULL;
 }
 
-/*
- * Records that a slot's count changed in the open transaction. The list
- * only grows by doubling; if even that fails there is no way to keep the
- * store's counts right, so the daemon stops before it commits anything
- * wrong.
- */
+/* Records that a slot's count changed in the open transaction. */
 static void mark_dirty(struct store *st, uint64_t slot)
 {
 	if (st->refs[slot] & SLOT_DIRTY)
 		return;
-	if (st->ndirty == st->dirty_cap) {
-		size_t cap = st->dirty_cap ? st->dirty_cap * 2 : 1024;
-		uint64_t *p = realloc(st->dirty, cap * sizeof(*p));
-
-		if (!p) {
-			log_msg("store \"%s\": out of memory for the dirty slot list",
-				st->path);
-			abort();
-		}
-		st->dirty = p;
-		st->dirty_cap = cap;
-	}
-	st->dirty[st->ndirty++] = slot;
+	list_push(st, &st->dirty, &st->ndirty, &st->dirty_cap, slot);
 	st->refs[slot] |= SLOT_DIRTY;
 }
 
@@ -1123,14 +1117,10 @@ int store_permit_flush(struct store *st)
 {
 	uint64_t *p = st->permit + st->permit_flushed;
 	size_t n = st->npermit - st->permit_flushed;
-	int rc = 0;
+	int rc;
 
 	qsort(p, n, sizeof(*p), cmp_u64);
-	for (size_t i = 0, j; i < n && !rc; i = j) {
-		for (j = i + 1; j < n && p[j] == p[i] + (j - i); j++)
-			;
-		rc = meta_slot_clear_sums(st->meta, p[i], j - i);
-	}
+	rc = clear_sum_runs(st, p, n);
 	if (rc) {
 		for (size_t i = 0; i < n; i++)
 			st->refs[p[i]] &= ~SLOT_PERMIT;
