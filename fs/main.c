@@ -379,14 +379,16 @@ int main(int argc, char *argv[])
 	}
 	if (c.readahead) {
 		size_t n = strspn(c.readahead, "0123456789");
+		unsigned long kb = n > 0 && n <= 5 && !c.readahead[n]
+					   ? strtoul(c.readahead, NULL, 10)
+					   : ULONG_MAX;
 
-		if (n == 0 || n > 5 || c.readahead[n] ||
-		    strtoul(c.readahead, NULL, 10) > READAHEAD_MAX_KB) {
+		if (kb > READAHEAD_MAX_KB) {
 			log_msg("readahead=%s: must be 0 to %u KiB",
 				c.readahead, READAHEAD_MAX_KB);
 			goto out_args;
 		}
-		mr.readahead = (unsigned)strtoul(c.readahead, NULL, 10);
+		mr.readahead = (unsigned)kb;
 	}
 	if (fuse_parse_cmdline(&args, &fo) != 0)
 		goto out_args;
