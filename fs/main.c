@@ -27,6 +27,7 @@
 #include <stdarg.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 
 #include "fs/bind.h"
 #include "fs/fs.h"
+#include "fs/loop.h"
 #include "fs/ops.h"
 #include "fs/util.h"
 
@@ -338,7 +340,8 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct cmdline c = { .commit = 5, .sum_delay = 10 };
 	struct fuse_cmdline_opts fo = { 0 };
-	struct fuse_loop_config *loop = NULL;
+	struct loop_options lo = { 0 };
+	sigset_t sigs;
 	struct fuse_session *se = NULL;
 	struct fs_options o = { 0 };
 	struct fs *fs = NULL;
@@ -480,32 +483,26 @@ int main(int argc, char *argv[])
 		goto out_fs;
 	if (fuse_session_mount(se, fo.mountpoint) != 0)
 		goto out_signals; /* libfuse said why */
+	/* The signals that end the daemon go to the thread in loop_run(). */
+	loop_block_signals(&sigs);
 	rc = fs_start_committer(fs);
 	if (rc) {
+		pthread_sigmask(SIG_SETMASK, &sigs, NULL);
 		log_msg("cannot start the commit thread: %s", strerror(-rc));
 		goto out_unmount;
 	}
 	if (!fo.foreground)
 		mr.ready_fd = ready_fd;
 	start_mount_ready(&mr);
+	pthread_sigmask(SIG_SETMASK, &sigs, NULL);
 
-	if (fo.singlethread) {
-		ret = fuse_session_loop(se);
-	} else {
-		loop = fuse_loop_cfg_create();
-		if (!loop) {
-			log_msg("out of memory");
-			goto out_unmount;
-		}
-		/* -o max_threads= and -o max_idle_threads= (libfuse's). */
-		fuse_loop_cfg_set_max_threads(loop, fo.max_threads);
-		if (fo.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(loop,
-						       fo.max_idle_threads);
-		ret = fuse_session_loop_mt(se, loop);
-		fuse_loop_cfg_destroy(loop);
-	}
-	ret = ret ? 1 : 0;
+	lo.max_threads = fo.singlethread ? 1 : fo.max_threads;
+	lo.max_idle = fo.max_idle_threads;
+	lo.splice = !c.nosplice;
+	rc = loop_run(se, &lo);
+	if (rc)
+		log_msg("cannot receive requests: %s", strerror(-rc));
+	ret = rc != 0;
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
