@@ -137,6 +137,7 @@ struct fs {
 	uint64_t io_requests;	/* reads and writes received (atomic): the
 				 * summer gives way to them */
 	struct fuse_session *se; /* for notifications to the kernel */
+	bool killpriv;		/* FUSE_HANDLE_KILLPRIV_V2 is on */
 };
 
 /* --- inode.c: the inode cache and the commit --- */

@@ -17,6 +17,13 @@
  * is copied; `cowctl stat` counts those bytes as copied. A count of small
  * requests in a row would not do: those GETXATTRs end any streak.
  *
+ * The loop also writes every answer (libfuse's custom I/O), for one
+ * reason: libfuse 3.14 cannot ask for FUSE_HANDLE_KILLPRIV_V2 at INIT, so
+ * the answer to INIT gets the flags loop_init_flags() was given, and the
+ * flags of the request being served that libfuse does not pass on (the
+ * kernel's "kill suid/sgid" on WRITE and OPEN) are kept for
+ * loop_kill_suidgid().
+ *
  * Threads are added while requests find none idle, up to max_threads, and
  * an idle thread beyond max_idle ends, as in libfuse's loop. The signals
  * that end the daemon are blocked in every thread but the one in
@@ -31,11 +38,13 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/fuse.h>
@@ -60,6 +69,7 @@ struct worker {
 	struct worker *next, **pprev;	/* loop->lock */
 	char *mem;			/* BUF_SIZE */
 	int pipe[2];			/* -1: receive by read() only */
+	int peek[2];			/* a request's headers, by tee() */
 };
 
 struct loop {
@@ -79,6 +89,130 @@ struct loop {
 
 static const int exit_signals[] = { SIGHUP, SIGINT, SIGTERM };
 
+/* The answer to INIT gets what loop_init_flags() asked for. */
+static struct {
+	uint64_t unique;	/* of the INIT request until answered, or 0 */
+	uint32_t offered;	/* the kernel's INIT flags */
+	uint32_t extra;		/* flags to add to the answer */
+} init_hook;
+
+/* The request this thread serves asks to kill suid/sgid. */
+static __thread bool kill_suidgid;
+
+uint32_t loop_init_flags(uint32_t want)
+{
+	init_hook.extra = want & init_hook.offered;
+	return init_hook.extra;
+}
+
+bool loop_kill_suidgid(void)
+{
+	return kill_suidgid;
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
+{
+	const struct fuse_out_header *out = iov[0].iov_base;
+	uint32_t copy[64];
+	struct fuse_init_out *init = (void *)copy;
+
+	(void)ud;
+	if (init_hook.unique && count == 2 &&
+	    iov[0].iov_len == sizeof(*out) && out->unique == init_hook.unique) {
+		init_hook.unique = 0;
+		if (out->error == 0 && iov[1].iov_len <= sizeof(copy) &&
+		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) +
+					      sizeof(init->flags)) {
+			memcpy(copy, iov[1].iov_base, iov[1].iov_len);
+			init->flags |= init_hook.extra;
+			iov[1].iov_base = copy;
+		}
+	}
+	return writev(fd, iov, count);
+}
+
+static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
+{
+	(void)ud;
+	return read(fd, buf, len);
+}
+
+static ssize_t io_splice(int fdin, off_t *offin, int fdout, off_t *offout,
+			 size_t len, unsigned int flags, void *ud)
+{
+	(void)ud;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+int loop_take_io(struct fuse_session *se)
+{
+	static const struct fuse_custom_io io = {
+		.writev = io_writev,
+		.read = io_read,
+		.splice_receive = io_splice,
+		.splice_send = io_splice,
+	};
+
+	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+}
+
+/*
+ * Notes what libfuse does not pass on of the request in @p (@n bytes:
+ * its headers at least): INIT's flags, the kill flags of WRITE, OPEN and
+ * CREATE.
+ */
+static void note_request(const void *p, size_t n)
+{
+	const struct fuse_in_header *in = p;
+	const void *arg = in + 1;
+
+	kill_suidgid = false;
+	switch (in->opcode) {
+	case FUSE_INIT:
+		if (n >= sizeof(*in) + offsetof(struct fuse_init_in, flags) +
+				 sizeof(uint32_t)) {
+			init_hook.offered =
+				((const struct fuse_init_in *)arg)->flags;
+			init_hook.unique = in->unique;
+		}
+		break;
+	case FUSE_WRITE:
+		if (n >= WRITE_HDR)
+			kill_suidgid =
+				((const struct fuse_write_in *)arg)->write_flags &
+				FUSE_WRITE_KILL_SUIDGID;
+		break;
+	case FUSE_OPEN:
+		if (n >= sizeof(*in) + sizeof(struct fuse_open_in))
+			kill_suidgid =
+				((const struct fuse_open_in *)arg)->open_flags &
+				FUSE_OPEN_KILL_SUIDGID;
+		break;
+	case FUSE_CREATE:
+		if (n >= sizeof(*in) + sizeof(struct fuse_create_in))
+			kill_suidgid =
+				((const struct fuse_create_in *)arg)->open_flags &
+				FUSE_OPEN_KILL_SUIDGID;
+		break;
+	}
+}
+
+/* Notes the headers of a request left in the pipe, read through a tee. */
+static int note_piped(struct worker *w)
+{
+	char hdr[WRITE_HDR];
+
+	if (w->peek[0] < 0 && pipe2(w->peek, O_CLOEXEC) < 0) {
+		w->peek[0] = w->peek[1] = -1;
+		return -errno;
+	}
+	if (tee(w->pipe[0], w->peek[1], sizeof(hdr), 0) != sizeof(hdr) ||
+	    read(w->peek[0], hdr, sizeof(hdr)) != sizeof(hdr))
+		return -EIO;
+	note_request(hdr, sizeof(hdr));
+	return 0;
+}
+
 void loop_block_signals(sigset_t *old)
 {
 	sigset_t set;
@@ -90,19 +224,25 @@ void loop_block_signals(sigset_t *old)
 	pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
+static void close_pair(int fd[2])
+{
+	if (fd[0] >= 0) {
+		close(fd[0]);
+		close(fd[1]);
+	}
+	fd[0] = fd[1] = -1;
+}
+
 static void pipe_close(struct worker *w)
 {
-	if (w->pipe[0] >= 0) {
-		close(w->pipe[0]);
-		close(w->pipe[1]);
-	}
-	w->pipe[0] = w->pipe[1] = -1;
+	close_pair(w->pipe);
+	close_pair(w->peek);
 }
 
 /* A pipe that holds the largest request, or none (read() only). */
 static void pipe_open(struct worker *w)
 {
-	w->pipe[0] = w->pipe[1] = -1;
+	w->pipe[0] = w->pipe[1] = w->peek[0] = w->peek[1] = -1;
 	if (!w->loop->splice || pipe2(w->pipe, O_CLOEXEC) < 0)
 		return;
 	if (fcntl(w->pipe[0], F_SETPIPE_SZ, REQ_MAX) < (int)REQ_MAX) {
@@ -212,6 +352,12 @@ static ssize_t receive(struct worker *w, struct fuse_buf *buf)
 					  .flags = FUSE_BUF_IS_FD,
 					  .fd = w->pipe[0] };
 		splice_hold(l, now);
+		if (note_piped(w) < 0) {
+			log_msg("cannot read a request's headers: %s",
+				strerror(errno));
+			pipe_close(w);
+			return -EIO;
+		}
 		return n;
 	}
 	if (spliced && read(w->pipe[0], w->mem, (size_t)n) != n) {
@@ -221,6 +367,7 @@ static ssize_t receive(struct worker *w, struct fuse_buf *buf)
 		return -EIO;
 	}
 	*buf = (struct fuse_buf){ .size = (size_t)n, .mem = w->mem };
+	note_request(w->mem, (size_t)n);
 	if (in->opcode == FUSE_WRITE && (size_t)n >= WRITE_HDR + SPLICE_MIN)
 		splice_hold(l, now);
 	return n;

@@ -483,6 +483,8 @@ int main(int argc, char *argv[])
 		goto out_fs;
 	if (fuse_session_mount(se, fo.mountpoint) != 0)
 		goto out_signals; /* libfuse said why */
+	if (loop_take_io(se) != 0)
+		goto out_unmount; /* libfuse said why */
 	/* The signals that end the daemon go to the thread in loop_run(). */
 	loop_block_signals(&sigs);
 	rc = fs_start_committer(fs);
