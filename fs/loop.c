@@ -197,10 +197,16 @@ static void note_request(const void *p, size_t n)
 	}
 }
 
-/* Notes the headers of a request left in the pipe, read through a tee. */
+static void close_pair(int fd[2]);
+
+/*
+ * Notes the headers of a request left in the pipe, read through a tee:
+ * 0, or -errno with nothing noted.
+ */
 static int note_piped(struct worker *w)
 {
 	char hdr[WRITE_HDR];
+	int rc = 0;
 
 	if (w->peek[0] < 0 && pipe2(w->peek, O_CLOEXEC) < 0) {
 		w->peek[0] = w->peek[1] = -1;
@@ -208,7 +214,11 @@ static int note_piped(struct worker *w)
 	}
 	if (tee(w->pipe[0], w->peek[1], sizeof(hdr), 0) != sizeof(hdr) ||
 	    read(w->peek[0], hdr, sizeof(hdr)) != sizeof(hdr))
-		return -EIO;
+		rc = errno ? -errno : -EIO;
+	if (rc) {
+		close_pair(w->peek); /* nothing half read is left behind */
+		return rc;
+	}
 	note_request(hdr, sizeof(hdr));
 	return 0;
 }
@@ -306,6 +316,7 @@ static int64_t now_coarse_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Splice until SPLICE_HOLD after @now (stored only when that moves). */
 static void splice_hold(struct loop *l, int64_t now)
 {
 	if (__atomic_load_n(&l->splice_until, __ATOMIC_RELAXED) !=
@@ -347,18 +358,20 @@ static ssize_t receive(struct worker *w, struct fuse_buf *buf)
 		return -EIO;
 	}
 	if (spliced && (size_t)n >= WRITE_HDR + SPLICE_MIN) {
-		/* Left in the pipe: libfuse reads the header, we the rest. */
-		*buf = (struct fuse_buf){ .size = (size_t)n,
-					  .flags = FUSE_BUF_IS_FD,
-					  .fd = w->pipe[0] };
+		int rc = note_piped(w);
+
 		splice_hold(l, now);
-		if (note_piped(w) < 0) {
-			log_msg("cannot read a request's headers: %s",
-				strerror(errno));
-			pipe_close(w);
-			return -EIO;
+		if (rc == 0) {
+			/* Left in the pipe: libfuse reads the headers, we
+			 * the data. */
+			*buf = (struct fuse_buf){ .size = (size_t)n,
+						  .flags = FUSE_BUF_IS_FD,
+						  .fd = w->pipe[0] };
+			return n;
 		}
-		return n;
+		/* Its headers unseen: it is read out as a small one is. */
+		log_debug("cannot read a request's headers: %s",
+			  strerror(-rc));
 	}
 	if (spliced && read(w->pipe[0], w->mem, (size_t)n) != n) {
 		log_msg("cannot read a request from its pipe: %s",

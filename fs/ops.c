@@ -1759,6 +1759,7 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct fs *fs = fs_of(req);
 	bool acl = !strcmp(name, ACL_XATTR_ACCESS), minimal = false;
 	struct inode *in;
+	struct caller c = { .known = false };
 	uint32_t mode = 0;
 	int rc;
 
@@ -1774,6 +1775,14 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
+	/*
+	 * As posix_acl_update_mode, which the kernel leaves to the daemon
+	 * (with KILLPRIV_V2 it would say so by FUSE_SETXATTR_ACL_KILL_SGID,
+	 * in an extended request libfuse 3.14 cannot read): setgid stays
+	 * only for a member of the file's group or with CAP_FSETID.
+	 */
+	if (acl)
+		caller_read(req, &c);
 	pthread_mutex_lock(&fs->lock);
 	in = inode_get(fs, ino, &rc);
 	if (in) {
@@ -1784,6 +1793,8 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (in && acl) {
 		mode = in->attr.mode;
 		rc = acl_to_mode(value, size, &mode, &minimal);
+		if (!c.fsetid && !caller_in_group(&c, in->attr.gid))
+			mode &= ~(uint32_t)S_ISGID;
 	}
 	if (in && !rc && minimal) {
 		/* Equivalent to the mode: store nothing, as ext4 does. */
