@@ -67,6 +67,10 @@ struct inode {
 	uint32_t users;		/* fs->lock: operations using it while they
 				 * do not hold fs->lock (no open handle) */
 	bool referenced;	/* fs->lock: used since the last trim pass */
+	int64_t buffered_ns;	/* fs->lock: monotonic time of the last
+				 * write into the pack through the host's
+				 * cache (fs_write_buf), and the range of */
+	uint64_t buffered_lo, buffered_hi; /* the file those cover */
 	uint64_t write_end;	/* fs->lock: end of the furthest write
 				 * prepared since the last size change */
 	pthread_rwlock_t iolock; /* data I/O shared, truncate exclusive */

@@ -253,14 +253,6 @@ struct fsck {
 	size_t kp, rp;		/* merge positions in kept/removed */
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts_to_ns(&ts);
-}
-
 /* --- progress --- */
 
 static void prog_clear(struct fsck *f)

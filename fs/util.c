@@ -105,6 +105,14 @@ void log_to_syslog(void)
 	use_syslog = true;
 }
 
+int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int64_t now_ns(void)
 {
 	struct timespec ts;

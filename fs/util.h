@@ -44,6 +44,8 @@ void log_to_syslog(void);
 
 /* Current time for file times, in ns since the epoch (CLOCK_REALTIME_COARSE). */
 int64_t now_ns(void);
+/* CLOCK_MONOTONIC in nanoseconds: for intervals. */
+int64_t mono_ns(void);
 
 static inline struct timespec ns_to_ts(int64_t ns)
 {
