@@ -79,6 +79,9 @@ struct inode {
 	struct inode **dpprev;	/* fs->lock: dirty list */
 };
 
+/* The largest WRITE a pipe of fs.pipe-max-size (1 MiB) takes whole. */
+#define COWFS_MAX_WRITE ((1u << 20) - 4096)
+
 struct fs_options {
 	unsigned commit_interval; /* seconds */
 	unsigned sum_delay;	/* seconds unwritten before a block is summed */
@@ -87,6 +90,14 @@ struct fs_options {
 	bool verify;	/* check reads against the slot checksums */
 	bool debug;
 	bool readonly;		/* -o ro: the store is opened read-only */
+	/*
+	 * Tuning (-o options; contrib/bench/README.md measures each). 0 for
+	 * max_write, max_background and congestion: cowfs's choice.
+	 */
+	uint32_t max_write;
+	unsigned max_background, congestion;
+	double attr_timeout, entry_timeout;	/* seconds */
+	bool no_keep_cache;	/* drop the kernel's cache at every open */
 };
 
 struct fs {

@@ -54,6 +54,11 @@ struct cmdline {
 	unsigned commit;
 	unsigned sum_delay;
 	char *readahead;	/* KiB; NULL: as the store's disk */
+	char *max_write;	/* NULL: COWFS_MAX_WRITE */
+	unsigned max_background;
+	unsigned congestion;	/* UINT_MAX: 3/4 of max_background */
+	double attr_timeout, entry_timeout;
+	int no_keep_cache;
 	int nosplice;
 	int no_writeback;
 	int verify;
@@ -88,6 +93,13 @@ static const struct fuse_opt cowfs_opts[] = {
 	OPT("commit=%u", commit, 0),
 	OPT("sum_delay=%u", sum_delay, 0),
 	OPT("readahead=%s", readahead, 0),
+	OPT("max_write=%s", max_write, 0),
+	OPT("max_background=%u", max_background, 0),
+	OPT("congestion_threshold=%u", congestion, 0),
+	OPT("attr_timeout=%lf", attr_timeout, 0),
+	OPT("entry_timeout=%lf", entry_timeout, 0),
+	OPT("keep_cache", no_keep_cache, 0),
+	OPT("no_keep_cache", no_keep_cache, 1),
 	OPT("nosplice", nosplice, 1),
 	OPT("writeback_cache", no_writeback, 0),
 	OPT("no_writeback_cache", no_writeback, 1),
@@ -130,6 +142,16 @@ static void usage(FILE *f)
 		"  -o no_writeback_cache  send every write to the daemon at once\n"
 		"  -o verify              check every read against the block checksums\n"
 		"                         (EIO on a mismatch; costs a second read)\n"
+		"tuning (cowfs(8) says what each does):\n"
+		"  -o max_write=SIZE      largest write request (default 1M - 4K, in whole\n"
+		"                         blocks)\n"
+		"  -o max_background=N    requests the kernel sends without waiting\n"
+		"                         (default 64)\n"
+		"  -o congestion_threshold=N  (default 3/4 of max_background)\n"
+		"  -o attr_timeout=SECONDS, -o entry_timeout=SECONDS\n"
+		"                         how long the kernel trusts what it was told\n"
+		"                         (default 3600)\n"
+		"  -o no_keep_cache       drop a file's cached pages at every open\n"
 		"  -o allow_other         let other users use the mount\n"
 		"  -o ro                  mount read-only (a read-only store needs it)\n"
 		"  -h, --help             print this help\n"
@@ -338,7 +360,14 @@ static bool safe_fsname(const char *s)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct cmdline c = { .commit = 5, .sum_delay = 10 };
+	/*
+	 * The daemon is the only writer of the store: the kernel may keep
+	 * what it was told for long.
+	 */
+	struct cmdline c = { .commit = 5, .sum_delay = 10,
+			     .max_background = 64, .congestion = UINT_MAX,
+			     .attr_timeout = 3600, .entry_timeout = 3600 };
+	uint64_t max_write = 0;
 	struct fuse_cmdline_opts fo = { 0 };
 	struct loop_options lo = { 0 };
 	sigset_t sigs;
@@ -393,6 +422,34 @@ int main(int argc, char *argv[])
 		}
 		mr.readahead = (unsigned)kb;
 	}
+	if (c.max_write &&
+	    (parse_size(c.max_write, &max_write) || max_write < 4096 ||
+	     max_write > COWFS_MAX_WRITE)) {
+		log_msg("max_write=%s: must be 4K to %uK", c.max_write,
+			COWFS_MAX_WRITE >> 10);
+		goto out_args;
+	}
+	if (c.max_background < 1 || c.max_background > 65535) {
+		log_msg("max_background=%u: must be 1 to 65535",
+			c.max_background);
+		goto out_args;
+	}
+	if (c.congestion != UINT_MAX &&
+	    (c.congestion < 1 || c.congestion > c.max_background)) {
+		log_msg("congestion_threshold=%u: must be 1 to max_background "
+			"(%u)", c.congestion, c.max_background);
+		goto out_args;
+	}
+	if (!(c.attr_timeout >= 0 && c.attr_timeout <= 1e9)) {
+		log_msg("attr_timeout=%g: must be 0 to 1e9 seconds",
+			c.attr_timeout);
+		goto out_args;
+	}
+	if (!(c.entry_timeout >= 0 && c.entry_timeout <= 1e9)) {
+		log_msg("entry_timeout=%g: must be 0 to 1e9 seconds",
+			c.entry_timeout);
+		goto out_args;
+	}
 	if (fuse_parse_cmdline(&args, &fo) != 0)
 		goto out_args;
 	util_debug = fo.debug;
@@ -437,6 +494,12 @@ int main(int argc, char *argv[])
 	o.verify = c.verify;
 	o.debug = fo.debug;
 	o.readonly = c.readonly;
+	o.max_write = (uint32_t)max_write;
+	o.max_background = c.max_background;
+	o.congestion = c.congestion == UINT_MAX ? 0 : c.congestion;
+	o.attr_timeout = c.attr_timeout;
+	o.entry_timeout = c.entry_timeout;
+	o.no_keep_cache = c.no_keep_cache;
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs) {
@@ -522,6 +585,7 @@ out_args:
 	free(c.store);
 	free(c.mountpoint);
 	free(c.readahead);
+	free(c.max_write);
 	fuse_opt_free_args(&args);
 	return ret;
 }

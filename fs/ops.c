@@ -36,10 +36,6 @@
 #include "fs/ops.h"
 #include "fs/util.h"
 
-/* The daemon is the only writer of the store: the kernel may cache long. */
-#define ATTR_TIMEOUT 3600.0
-#define ENTRY_TIMEOUT 3600.0
-
 #define ACL_XATTR_ACCESS "system.posix_acl_access"
 #define ACL_XATTR_DEFAULT "system.posix_acl_default"
 
@@ -78,8 +74,8 @@ static void fill_entry(struct fs *fs, struct inode *in,
 	memset(e, 0, sizeof(*e));
 	e->ino = in->ino;
 	e->generation = 1;
-	e->attr_timeout = ATTR_TIMEOUT;
-	e->entry_timeout = ENTRY_TIMEOUT;
+	e->attr_timeout = fs->opt.attr_timeout;
+	e->entry_timeout = fs->opt.entry_timeout;
 	inode_to_stat(fs, in, &e->attr);
 }
 
@@ -313,6 +309,18 @@ static int new_mode(struct fs *fs, struct inode *dir, uint32_t *mode,
 	return 0;
 }
 
+/*
+ * The largest WRITE: @asked (0: as large as splice allows), in whole pages
+ * and, from one block up, whole blocks, so that writes into a clone do
+ * not end inside a block that must then be copied on write.
+ */
+static uint32_t max_write_for(uint32_t asked, uint32_t bs)
+{
+	uint32_t mw = (asked ? asked : COWFS_MAX_WRITE) & ~4095u;
+
+	return mw >= bs ? mw & ~(bs - 1) : mw;
+}
+
 static void fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs *fs = userdata;
@@ -360,17 +368,22 @@ static void fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 	 * Requests as large as splice allows. libfuse splices a request into
 	 * a pipe only if the pipe holds max_write plus a 4 KiB header, and a
 	 * pipe can grow only to fs.pipe-max-size (1 MiB) without
-	 * CAP_SYS_RESOURCE: 1 MiB - 4 KiB. (With exactly 1 MiB every write
-	 * silently went through read() and a memory copy.) And a whole number
-	 * of blocks, so that writes into a clone do not end inside a block
-	 * that must then be copied on write (960 KiB with 64 KiB blocks).
+	 * CAP_SYS_RESOURCE: 1 MiB - 4 KiB (with exactly 1 MiB every write
+	 * silently went through read() and a memory copy), in whole blocks:
+	 * 960 KiB with 64 KiB blocks.
 	 */
-	conn->max_write = ((1u << 20) - 4096) & ~(fs->bs - 1);
-	if (conn->max_write == 0)
-		conn->max_write = (1u << 20) - 4096;
+	conn->max_write = max_write_for(fs->opt.max_write, fs->bs);
 	conn->max_readahead = 1 << 20;
-	conn->max_background = 64;
-	conn->congestion_threshold = 48;
+	/*
+	 * Requests the kernel sends without waiting for their answers
+	 * (readahead, write-back) before it holds back more (the kernel's
+	 * default is 12 and 9).
+	 */
+	conn->max_background = fs->opt.max_background ? fs->opt.max_background
+						      : 64;
+	conn->congestion_threshold =
+		fs->opt.congestion ? fs->opt.congestion
+				   : conn->max_background * 3 / 4;
 	log_debug("init: capable %#x, want %#x", conn->capable, conn->want);
 }
 
@@ -430,7 +443,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == -ENOENT && dir) {
 		/* A negative entry: the kernel caches the absence. */
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = ENTRY_TIMEOUT;
+		e.entry_timeout = fs->opt.entry_timeout;
 		fuse_reply_entry(req, &e);
 	} else if (rc) {
 		fuse_reply_err(req, -rc);
@@ -476,7 +489,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!in)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+		fuse_reply_attr(req, &st, fs->opt.attr_timeout);
 }
 
 /*
@@ -742,7 +755,7 @@ out:
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+		fuse_reply_attr(req, &st, fs->opt.attr_timeout);
 }
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -923,7 +936,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->keep_cache = 1;
+	fi->keep_cache = !fs->opt.no_keep_cache;
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -1251,7 +1264,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * (O_DIRECT writes drop what they overwrite: fs_write_buf), so what
 	 * it has cached is still right.
 	 */
-	fi->keep_cache = 1;
+	fi->keep_cache = !fs->opt.no_keep_cache;
 	fuse_reply_open(req, fi);
 }
 
