@@ -309,7 +309,8 @@ unsigned host_readahead_kb(const char *path)
 	return read_sysfs(sys, &kb) == 0 ? kb : 0;
 }
 
-int mount_set_readahead(const char *store, const char *point, unsigned kb)
+int mount_set_bdi(const char *store, const char *point, const char *attr,
+		  unsigned value)
 {
 	char p[PATH_MAX], dev[32], found[32] = "", sys[96];
 	FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -324,11 +325,11 @@ int mount_set_readahead(const char *store, const char *point, unsigned kb)
 	fclose(f);
 	if (!found[0])
 		return -ENOENT;
-	snprintf(sys, sizeof(sys), "/sys/class/bdi/%s/read_ahead_kb", found);
+	snprintf(sys, sizeof(sys), "/sys/class/bdi/%s/%s", found, attr);
 	fd = open(sys, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (dprintf(fd, "%u\n", kb) < 0)
+	if (dprintf(fd, "%u\n", value) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && !rc)
 		rc = -errno;

@@ -38,13 +38,16 @@ int bind_second_mount(const char *store, const char *mountpoint,
 unsigned host_readahead_kb(const char *path);
 
 /*
- * Sets the kernel's readahead for the cowfs mount of @store on @point (a
- * real path; the newest mount there) to @kb KiB, in sysfs: the kernel
- * starts a FUSE mount at 128 KiB and lowers it to what the daemon asks
- * at init, never raises it. Only root may. Reads /proc/self/mountinfo and
- * touches nothing in the mount, so it may run before the daemon answers
- * the kernel's INIT. Returns 0 or -errno.
+ * Sets @attr of the kernel's backing device info for the cowfs mount of
+ * @store on @point (a real path; the newest mount there) to @value, in
+ * /sys/class/bdi/MAJ:MIN/: read_ahead_kb (the kernel starts a FUSE mount
+ * at 128 KiB and lowers it to what the daemon asks at init, never raises
+ * it), max_ratio (a FUSE mount may hold 1% of the kernel's dirty page
+ * limit). Only root may. Reads /proc/self/mountinfo and touches nothing
+ * in the mount, so it may run before the daemon answers the kernel's
+ * INIT. Returns 0 or -errno.
  */
-int mount_set_readahead(const char *store, const char *point, unsigned kb);
+int mount_set_bdi(const char *store, const char *point, const char *attr,
+		  unsigned value);
 
 #endif

@@ -55,6 +55,7 @@ struct cmdline {
 	unsigned sum_delay;
 	char *readahead;	/* KiB; NULL: as the store's disk */
 	char *max_write;	/* NULL: COWFS_MAX_WRITE */
+	unsigned max_dirty;	/* percent of the kernel's dirty limit */
 	unsigned max_background;
 	unsigned congestion;	/* UINT_MAX: 3/4 of max_background */
 	double attr_timeout, entry_timeout;
@@ -94,6 +95,7 @@ static const struct fuse_opt cowfs_opts[] = {
 	OPT("sum_delay=%u", sum_delay, 0),
 	OPT("readahead=%s", readahead, 0),
 	OPT("max_write=%s", max_write, 0),
+	OPT("max_dirty=%u", max_dirty, 0),
 	OPT("max_background=%u", max_background, 0),
 	OPT("congestion_threshold=%u", congestion, 0),
 	OPT("attr_timeout=%lf", attr_timeout, 0),
@@ -152,6 +154,8 @@ static void usage(FILE *f)
 		"                         how long the kernel trusts what it was told\n"
 		"                         (default 3600)\n"
 		"  -o no_keep_cache       drop a file's cached pages at every open\n"
+		"  -o max_dirty=PERCENT   share of the kernel's dirty page limit the\n"
+		"                         mount's cached writes may take (default 20)\n"
 		"  -o allow_other         let other users use the mount\n"
 		"  -o ro                  mount read-only (a read-only store needs it)\n"
 		"  -h, --help             print this help\n"
@@ -302,18 +306,21 @@ struct mount_ready {
 	const char *store;
 	char point[PATH_MAX];	/* the mount point's real path */
 	unsigned readahead;	/* KiB */
+	unsigned max_dirty;	/* percent */
 	int ready_fd;		/* -1 in the foreground */
 };
 
 /*
  * Runs once the kernel has the daemon's answer to INIT (a statfs of the
  * mount point returns only then): sets the mount's readahead, which that
- * answer would have lowered again, and only then lets the starting
- * process exit, so that `cowfs STORE MNT` returns with the mount serving.
- * The kernel starts a FUSE mount at 128 KiB of readahead, so a cold
- * sequential read kept one 1 MiB request in flight where the host
- * filesystem read ahead 8 MiB (doc/DESIGN.md 4). Only root may set it;
- * others keep the kernel's.
+ * answer would have lowered again, and its share of the dirty page
+ * limit, and only then lets the starting process exit, so that `cowfs
+ * STORE MNT` returns with the mount serving. The kernel starts a FUSE
+ * mount at 128 KiB of readahead, so a cold sequential read kept one 1 MiB
+ * request in flight where the host filesystem read ahead 8 MiB, and at 1%
+ * of the dirty limit (about 47 MiB on the test machine), so a random
+ * writer waited for write-back where ext4 took its writes into memory
+ * (doc/DESIGN.md 4). Only root may set them; others keep the kernel's.
  */
 static void *mount_ready_thread(void *arg)
 {
@@ -322,9 +329,15 @@ static void *mount_ready_thread(void *arg)
 	int rc;
 
 	if (statvfs(mr->point, &v) == 0) {
-		rc = mount_set_readahead(mr->store, mr->point, mr->readahead);
+		rc = mount_set_bdi(mr->store, mr->point, "read_ahead_kb",
+				   mr->readahead);
 		if (rc)
 			log_debug("readahead of \"%s\" left as it is: %s",
+				  mr->point, strerror(-rc));
+		rc = mount_set_bdi(mr->store, mr->point, "max_ratio",
+				   mr->max_dirty);
+		if (rc)
+			log_debug("dirty share of \"%s\" left as it is: %s",
 				  mr->point, strerror(-rc));
 	}
 	if (mr->ready_fd >= 0)
@@ -366,6 +379,7 @@ int main(int argc, char *argv[])
 	 */
 	struct cmdline c = { .commit = 5, .sum_delay = 10,
 			     .max_background = 64, .congestion = UINT_MAX,
+			     .max_dirty = 20,
 			     .attr_timeout = 3600, .entry_timeout = 3600 };
 	uint64_t max_write = 0;
 	struct fuse_cmdline_opts fo = { 0 };
@@ -429,6 +443,11 @@ int main(int argc, char *argv[])
 			COWFS_MAX_WRITE >> 10);
 		goto out_args;
 	}
+	if (c.max_dirty < 1 || c.max_dirty > 100) {
+		log_msg("max_dirty=%u: must be 1 to 100 percent", c.max_dirty);
+		goto out_args;
+	}
+	mr.max_dirty = c.max_dirty;
 	if (c.max_background < 1 || c.max_background > 65535) {
 		log_msg("max_background=%u: must be 1 to 65535",
 			c.max_background);
