@@ -144,7 +144,11 @@ static void usage(FILE *f)
 		"  -o no_writeback_cache  send every write to the daemon at once\n"
 		"  -o verify              check every read against the block checksums\n"
 		"                         (EIO on a mismatch; costs a second read)\n"
-		"tuning (cowfs(8) says what each does):\n"
+		"  -o allow_other         let other users use the mount\n"
+		"  -o ro                  mount read-only (a read-only store needs it)\n"
+		"  -h, --help             print this help\n"
+		"  -V, --version          print the version\n"
+		"\ntuning (cowfs(8) says what each does):\n"
 		"  -o max_write=SIZE      largest write request (default 1M - 4K, in whole\n"
 		"                         blocks)\n"
 		"  -o max_background=N    requests the kernel sends without waiting\n"
@@ -155,11 +159,7 @@ static void usage(FILE *f)
 		"                         (default 3600)\n"
 		"  -o no_keep_cache       drop a file's cached pages at every open\n"
 		"  -o max_dirty=PERCENT   share of the kernel's dirty page limit the\n"
-		"                         mount's cached writes may take (default 20)\n"
-		"  -o allow_other         let other users use the mount\n"
-		"  -o ro                  mount read-only (a read-only store needs it)\n"
-		"  -h, --help             print this help\n"
-		"  -V, --version          print the version\n");
+		"                         mount's cached writes may take (default 20)\n");
 }
 
 static int opt_proc(void *data, const char *arg, int key,
