@@ -599,14 +599,14 @@ static void print_size(const char *label, uint64_t v, bool bytes)
 	size_t u = 0;
 
 	if (bytes) {
-		printf("  %-10s %llu\n", label, (unsigned long long)v);
+		printf("  %-11s %llu\n", label, (unsigned long long)v);
 		return;
 	}
 	while (d >= 1024 && u < ARRAY_SIZE(units) - 1) {
 		d /= 1024;
 		u++;
 	}
-	printf("  %-10s %.1f %s (%llu bytes)\n", label, d, units[u],
+	printf("  %-11s %.1f %s (%llu bytes)\n", label, d, units[u],
 	       (unsigned long long)v);
 }
 
@@ -665,6 +665,7 @@ static int cmd_stat(int argc, char **argv)
 		print_size("shared", u.shared, bytes);
 		print_size("exclusive", u.allocated - u.shared, bytes);
 		print_size("store used", u.store_used, bytes);
+		print_size("to checksum", u.mount.unsummed, bytes);
 		printf("  data path since mount: read %llu spliced, %llu copied;"
 		       " written %llu spliced, %llu copied\n",
 		       (unsigned long long)u.mount.read_spliced,

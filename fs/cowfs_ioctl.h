@@ -25,7 +25,13 @@ struct cowfs_ioc_stat {
 	 */
 	uint64_t read_spliced, read_copied;
 	uint64_t write_spliced, write_copied;
-	uint64_t reserved[4];
+	/*
+	 * Bytes of the whole store in use and not checksummed yet: written
+	 * in the last sum_delay seconds or so, or queued for the
+	 * background checksums (0: the store is quiet).
+	 */
+	uint64_t unsummed;
+	uint64_t reserved[3];
 };
 
 #define COWFS_IOC_STAT _IOR('C', 1, struct cowfs_ioc_stat)

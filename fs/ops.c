@@ -2366,6 +2366,7 @@ static void ioctl_stat(fuse_req_t req, struct fs *fs, fuse_ino_t ino)
 			map_stat(fs, in, &st.allocated, &st.shared);
 		st.block_size = fs->bs;
 		st.store_used = fs->st.used << fs->bshift;
+		st.unsummed = store_hot_count(&fs->st) << fs->bshift;
 		st.read_spliced = __atomic_load_n(&fs->read_spliced,
 						  __ATOMIC_RELAXED);
 		st.read_copied = __atomic_load_n(&fs->read_copied,
