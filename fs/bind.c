@@ -309,23 +309,32 @@ unsigned host_readahead_kb(const char *path)
 	return read_sysfs(sys, &kb) == 0 ? kb : 0;
 }
 
-int mount_set_bdi(const char *store, const char *point, const char *attr,
-		  unsigned value)
+int mount_bdi(const char *store, const char *point, char *dev, size_t len)
 {
-	char p[PATH_MAX], dev[32], found[32] = "", sys[96];
+	char p[PATH_MAX], d[32], found[32] = "";
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int fd, rc = 0;
 
 	if (!f)
 		return -errno;
 	/* The newest mount on @point is the last one listed. */
-	while (next_cowfs_mount(f, store, p, sizeof(p), dev))
+	while (next_cowfs_mount(f, store, p, sizeof(p), d))
 		if (!strcmp(p, point))
-			strcpy(found, dev);
+			strcpy(found, d);
 	fclose(f);
 	if (!found[0])
 		return -ENOENT;
-	snprintf(sys, sizeof(sys), "/sys/class/bdi/%s/%s", found, attr);
+	if (strlen(found) >= len)
+		return -ENAMETOOLONG;
+	strcpy(dev, found);
+	return 0;
+}
+
+int bdi_set(const char *dev, const char *attr, unsigned value)
+{
+	char sys[96];
+	int fd, rc = 0;
+
+	snprintf(sys, sizeof(sys), "/sys/class/bdi/%s/%s", dev, attr);
 	fd = open(sys, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -38,16 +38,20 @@ int bind_second_mount(const char *store, const char *mountpoint,
 unsigned host_readahead_kb(const char *path);
 
 /*
- * Sets @attr of the kernel's backing device info for the cowfs mount of
- * @store on @point (a real path; the newest mount there) to @value, in
- * /sys/class/bdi/MAJ:MIN/: read_ahead_kb (the kernel starts a FUSE mount
- * at 128 KiB and lowers it to what the daemon asks at init, never raises
- * it), max_ratio (a FUSE mount may hold 1% of the kernel's dirty page
- * limit). Only root may. Reads /proc/self/mountinfo and touches nothing
- * in the mount, so it may run before the daemon answers the kernel's
- * INIT. Returns 0 or -errno.
+ * The kernel's backing device info of the cowfs mount of @store on @point
+ * (a real path; the newest mount there): its name under /sys/class/bdi
+ * ("MAJ:MIN") into @dev. Reads /proc/self/mountinfo and touches nothing in
+ * the mount, so it may run before the daemon answers the kernel's INIT.
+ * Returns 0 or -errno.
  */
-int mount_set_bdi(const char *store, const char *point, const char *attr,
-		  unsigned value);
+int mount_bdi(const char *store, const char *point, char *dev, size_t len);
+
+/*
+ * Sets /sys/class/bdi/@dev/@attr to @value: read_ahead_kb (the kernel
+ * starts a FUSE mount at 128 KiB and lowers it to what the daemon asks at
+ * init, never raises it), max_ratio (a FUSE mount may hold 1% of the
+ * kernel's dirty page limit). Only root may. Returns 0 or -errno.
+ */
+int bdi_set(const char *dev, const char *attr, unsigned value);
 
 #endif

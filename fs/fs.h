@@ -81,6 +81,8 @@ struct inode {
 
 /* The largest WRITE a pipe of fs.pipe-max-size (1 MiB) takes whole. */
 #define COWFS_MAX_WRITE ((1u << 20) - 4096)
+/* Requests in flight without waiting (the kernel's default is 12). */
+#define COWFS_MAX_BACKGROUND 64
 
 struct fs_options {
 	unsigned commit_interval; /* seconds */

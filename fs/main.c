@@ -326,16 +326,23 @@ static void *mount_ready_thread(void *arg)
 {
 	struct mount_ready *mr = arg;
 	struct statvfs v;
+	char dev[32];
 	int rc;
 
 	if (statvfs(mr->point, &v) == 0) {
-		rc = mount_set_bdi(mr->store, mr->point, "read_ahead_kb",
-				   mr->readahead);
+		rc = mount_bdi(mr->store, mr->point, dev, sizeof(dev));
+		if (rc)
+			log_debug("readahead and dirty share of \"%s\" left as they are: %s",
+				  mr->point, strerror(-rc));
+	} else {
+		rc = -errno;
+	}
+	if (rc == 0) {
+		rc = bdi_set(dev, "read_ahead_kb", mr->readahead);
 		if (rc)
 			log_debug("readahead of \"%s\" left as it is: %s",
 				  mr->point, strerror(-rc));
-		rc = mount_set_bdi(mr->store, mr->point, "max_ratio",
-				   mr->max_dirty);
+		rc = bdi_set(dev, "max_ratio", mr->max_dirty);
 		if (rc)
 			log_debug("dirty share of \"%s\" left as it is: %s",
 				  mr->point, strerror(-rc));
@@ -378,7 +385,8 @@ int main(int argc, char *argv[])
 	 * what it was told for long.
 	 */
 	struct cmdline c = { .commit = 5, .sum_delay = 10,
-			     .max_background = 64, .congestion = UINT_MAX,
+			     .max_background = COWFS_MAX_BACKGROUND,
+			     .congestion = UINT_MAX,
 			     .max_dirty = 20,
 			     .attr_timeout = 3600, .entry_timeout = 3600 };
 	uint64_t max_write = 0;

@@ -380,7 +380,7 @@ static void fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 	 * default is 12 and 9).
 	 */
 	conn->max_background = fs->opt.max_background ? fs->opt.max_background
-						      : 64;
+						      : COWFS_MAX_BACKGROUND;
 	conn->congestion_threshold =
 		fs->opt.congestion ? fs->opt.congestion
 				   : conn->max_background * 3 / 4;
