@@ -12,7 +12,7 @@
 # --- C unit tests: add programs here (they are built by `make check`). ---
 UNIT_TESTS = tests/unit/test_meta tests/unit/test_store
 
-COWFS_UNIT_COMMON = tests/unit/tap.h tests/unit/scratch.h
+COWFS_UNIT_COMMON = tests/unit/tap.h tests/unit/scratch.h tests/unit/sql.h
 tests_unit_test_meta_SOURCES = tests/unit/test_meta.c $(COWFS_UNIT_COMMON)
 tests_unit_test_meta_LDADD = libcowfs.a $(SQLITE_LIBS)
 tests_unit_test_store_SOURCES = tests/unit/test_store.c \

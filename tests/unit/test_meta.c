@@ -25,6 +25,7 @@
 #include "meta/meta.h"
 #include "tests/unit/scratch.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/sql.h"
 
 #define CHUNK_BLOCKS 4
 #define BLOCK_SIZE 4096
@@ -92,42 +93,6 @@ static void add_inode(struct meta *m, uint64_t ino, uint32_t mode)
 	if (rc)
 		bail_out("meta_inode_insert %llu: %d", (unsigned long long)ino,
 			 rc);
-}
-
-/* Runs one SQL statement on a closed database file with sqlite3 directly. */
-static int sql_exec(const char *path, const char *sql)
-{
-	sqlite3 *db;
-	char *msg = NULL;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	int rc = sqlite3_open_v2(path, &db, flags, NULL);
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK)
-		diag("sqlite3 \"%s\": %s", sql, msg ? msg : sqlite3_errstr(rc));
-	sqlite3_free(msg);
-	sqlite3_close(db);
-	return rc;
-}
-
-/* Returns the integer result of a one-value query, or @dflt if no row. */
-static int64_t sql_int(const char *path, const char *sql, int64_t dflt)
-{
-	sqlite3 *db;
-	sqlite3_stmt *s = NULL;
-	int64_t v = dflt;
-
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
-		    SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	else
-		diag("sqlite3 \"%s\": %s", sql, sqlite3_errmsg(db));
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
 }
 
 struct pairs {

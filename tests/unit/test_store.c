@@ -47,6 +47,7 @@
 #include "meta/meta.h"
 #include "tests/unit/scratch.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/sql.h"
 
 #define BS 4096u
 #define CHUNK 4u
@@ -60,40 +61,6 @@ static off_t file_size(const char *path)
 	struct stat sb;
 
 	return stat(path, &sb) == 0 ? sb.st_size : -1;
-}
-
-static int sql_exec(const char *path, const char *sql)
-{
-	sqlite3 *db;
-	char *msg = NULL;
-	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK)
-		diag("sqlite3 \"%s\": %s", sql, msg ? msg : sqlite3_errstr(rc));
-	sqlite3_free(msg);
-	sqlite3_close(db);
-	return rc;
-}
-
-/* The integer result of a one-value query on a closed database; -1 if none. */
-static int64_t sql_int(const char *path, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *s = NULL;
-	int64_t v = -1;
-
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
-		    SQLITE_OK &&
-	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	else
-		diag("sqlite3 \"%s\": %s", sql, sqlite3_errmsg(db));
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
 }
 
 static int copy_file(const char *from, const char *to)
@@ -844,7 +811,7 @@ static void test_open_sums(void)
 	   "the summed slot is not hot, the other one is");
 	store_close(&st);
 	scratch_path_into(path, "%s/meta.db", name);
-	is_int(sql_int(path, "SELECT count(*) FROM slot"), 3,
+	is_int(sql_int(path, "SELECT count(*) FROM slot", -1), 3,
 	       "a read-only open changes nothing");
 
 	open_store(&st, name);
@@ -856,7 +823,7 @@ static void test_open_sums(void)
 	   "a read-write open deleted the stale rows, not the others");
 	commit_store(&st);
 	store_close(&st);
-	is_int(sql_int(path, "SELECT count(*) FROM slot"), 1,
+	is_int(sql_int(path, "SELECT count(*) FROM slot", -1), 1,
 	       "the deletion commits with the transaction");
 }
 
