@@ -342,6 +342,8 @@ static void fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 	want |= FUSE_CAP_PARALLEL_DIROPS;
 	/* Open with O_TRUNC truncates in fs_open: one round trip, not two. */
 	want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* File handles outlive the kernel's inode cache (lookup_dot). */
+	want |= FUSE_CAP_EXPORT_SUPPORT;
 	conn->want |= want & conn->capable;
 	/*
 	 * The kernel then marks the mount SB_NOSEC: a write no longer asks
@@ -406,6 +408,47 @@ static void repair_dangling(struct fs *fs, uint64_t parent, const char *name,
 	meta_dentry_delete(fs->st.meta, parent, name);
 }
 
+/*
+ * A lookup of "." or ".." in @ino: the kernel's export operations
+ * (FUSE_CAP_EXPORT_SUPPORT) ask for the inode a file handle names when it
+ * no longer caches it ("."), and for a directory's parent (".."). Inode
+ * numbers are never reused and the generation is always 1, so a handle
+ * stays valid while its inode lives; an inode gone (unlinked and closed,
+ * or never there) is ENOENT, which the kernel turns into ESTALE.
+ */
+static void lookup_dot(fuse_req_t req, fuse_ino_t ino, bool dotdot)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct inode *in = NULL;
+	uint64_t target = ino;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	if (dotdot) {
+		if (!get_dir(fs, ino, &rc))
+			goto out;
+		if (ino != FUSE_ROOT_ID)
+			rc = meta_dentry_parent(fs->st.meta, ino, &target);
+	}
+	if (!rc)
+		in = get(fs, target, &rc);
+	if (in && in->attr.nlink == 0) {
+		in = NULL;
+		rc = -ENOENT;
+	}
+	if (in) {
+		in->nlookup++;
+		fill_entry(fs, in, &e);
+	}
+out:
+	pthread_mutex_unlock(&fs->lock);
+	if (in)
+		fuse_reply_entry(req, &e);
+	else
+		fuse_reply_err(req, -rc);
+}
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
@@ -414,6 +457,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t ino;
 	int rc = check_name(name);
 
+	if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && !name[2]))) {
+		lookup_dot(req, parent, name[1] == '.');
+		return;
+	}
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;

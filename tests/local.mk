@@ -29,6 +29,7 @@ COWFS_TEST_HELPERS = \
 	tests/helpers/cowfs_datarace \
 	tests/helpers/cowfs_fsx \
 	tests/helpers/cowfs_gen \
+	tests/helpers/cowfs_handle \
 	tests/helpers/cowfs_limits \
 	tests/helpers/cowfs_mknod \
 	tests/helpers/cowfs_mmap \
@@ -59,6 +60,8 @@ tests_helpers_cowfs_datarace_SOURCES = tests/helpers/cowfs_datarace.c \
 tests_helpers_cowfs_fsx_SOURCES = tests/helpers/cowfs_fsx.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_gen_SOURCES = tests/helpers/cowfs_gen.c \
+	$(COWFS_TEST_COMMON)
+tests_helpers_cowfs_handle_SOURCES = tests/helpers/cowfs_handle.c \
 	$(COWFS_TEST_COMMON)
 tests_helpers_cowfs_limits_SOURCES = tests/helpers/cowfs_limits.c \
 	$(COWFS_TEST_COMMON)
@@ -108,7 +111,8 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/088 \
 	tests/cowfs/100 tests/cowfs/110 tests/cowfs/111 tests/cowfs/112 \
 	tests/cowfs/113 \
-	tests/cowfs/114 tests/cowfs/115 tests/cowfs/116 tests/cowfs/117
+	tests/cowfs/114 tests/cowfs/115 tests/cowfs/116 tests/cowfs/117 \
+	tests/cowfs/118
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its
