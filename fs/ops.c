@@ -1077,22 +1077,26 @@ static int is_ancestor(struct fs *fs, uint64_t anc, uint64_t dir)
 	return -ELOOP;
 }
 
-static int do_rename(struct fs *fs, uint64_t parent, const char *name,
-		     uint64_t newparent, const char *newname,
+static int do_rename(fuse_req_t req, struct fs *fs, uint64_t parent,
+		     const char *name, uint64_t newparent, const char *newname,
 		     unsigned int flags)
 {
-	struct inode *dir, *newdir, *src, *dst = NULL;
+	struct inode *dir, *newdir, *src, *dst = NULL, *wh;
 	uint64_t src_ino, dst_ino;
+	bool whiteout = flags & RENAME_WHITEOUT;
 	int rc;
 
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
-	    ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)))
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE |
+				RENAME_WHITEOUT) ||
+	    ((flags & RENAME_EXCHANGE) &&
+	     (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT))))
 		return -EINVAL;
 	rc = check_name(name);
 	if (!rc)
 		rc = check_name(newname);
 	if (!rc)
-		rc = meta_room(fs, strlen(newname));
+		rc = meta_room(fs, strlen(newname) +
+					   (whiteout ? strlen(name) : 0));
 	if (rc)
 		return rc;
 	dir = get_dir(fs, parent, &rc);
@@ -1189,6 +1193,18 @@ static int do_rename(struct fs *fs, uint64_t parent, const char *name,
 	touch(fs, src, false, true);
 	touch(fs, dir, true, true);
 	touch(fs, newdir, true, true);
+	if (!whiteout)
+		return 0;
+	/*
+	 * RENAME_WHITEOUT (overlayfs): the old name now names a whiteout, a
+	 * character device 0/0 of the caller's, in the same transaction.
+	 * The kernel gets no entry for it (no lookup count). Room for its
+	 * name was checked above; what can still fail here is memory.
+	 */
+	wh = make_node(req, fs, parent, name, S_IFCHR, 0, NULL, &rc);
+	if (!wh)
+		return rc;
+	wh->nlookup--;
 	return 0;
 }
 
@@ -1200,7 +1216,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	pthread_mutex_lock(&fs->lock);
-	rc = do_rename(fs, parent, name, newparent, newname, flags);
+	rc = do_rename(req, fs, parent, name, newparent, newname, flags);
 	pthread_mutex_unlock(&fs->lock);
 	fuse_reply_err(req, -rc);
 }
