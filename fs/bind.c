@@ -276,6 +276,58 @@ out:
 	return rc;
 }
 
+int remount_store(const char *store, const char *mountpoint, bool readonly,
+		  char *err, size_t errlen)
+{
+	struct candidate c = { .fd = -1 };
+	char pack_path[PATH_MAX + 16];
+	struct stat pack, target, root;
+	unsigned long flags = 0;
+	int rc;
+
+	snprintf(pack_path, sizeof(pack_path), "%s/blocks", store);
+	if (stat(pack_path, &pack) < 0 || stat(mountpoint, &target) < 0 ||
+	    find_store_mount(store, &pack, &c) < 0 || fstat(c.fd, &root) < 0 ||
+	    root.st_dev != target.st_dev) {
+		snprintf(err, errlen,
+			 "cannot remount \"%s\": store \"%s\" is not mounted there",
+			 mountpoint, store);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!readonly && (c.id.flags & COWFS_STORE_READONLY)) {
+		snprintf(err, errlen,
+			 "cannot remount \"%s\" read-write: store \"%s\" was mounted read-only (unmount it and mount it again without -o ro)",
+			 mountpoint, store);
+		rc = -EROFS;
+		goto out;
+	}
+	/*
+	 * Read-only: what the open transaction holds is committed first (an
+	 * fsync of the root commits), as a local filesystem's journal is.
+	 */
+	if (readonly && fsync(c.fd) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot remount \"%s\": commit: %s",
+			 mountpoint, strerror(errno));
+		goto out;
+	}
+	/* The mount point's other flags stay as they are. */
+	rc = mount_flags(mountpoint, &flags);
+	if (!rc && mount(NULL, mountpoint, NULL,
+			 MS_REMOUNT | (flags & ~(unsigned long)MS_RDONLY) |
+				 (readonly ? MS_RDONLY : 0),
+			 NULL) < 0)
+		rc = -errno;
+	if (rc)
+		snprintf(err, errlen, "cannot remount \"%s\": %s", mountpoint,
+			 strerror(-rc));
+out:
+	if (c.fd >= 0)
+		close(c.fd);
+	return rc;
+}
+
 /* Reads an unsigned number from the sysfs file @path: 0 or -errno. */
 static int read_sysfs(const char *path, unsigned *v)
 {

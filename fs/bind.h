@@ -5,6 +5,7 @@
 #ifndef COWFS_BIND_H
 #define COWFS_BIND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/mount.h>
 
@@ -30,6 +31,18 @@
 int bind_second_mount(const char *store, const char *mountpoint,
 		      unsigned long flags, char *err, size_t errlen,
 		      char *note, size_t notelen);
+
+/*
+ * `mount -o remount,ro|rw MOUNTPOINT` (mount.fuse3 runs `cowfs STORE
+ * MOUNTPOINT -o remount,...`): makes the filesystem of STORE mounted at
+ * @mountpoint read-only or read-write again, every mount point of it (the
+ * superblock's flag; each mount point keeps its other flags), after
+ * committing when it goes read-only. Read-write is refused when the
+ * daemon opened the store read-only. 0, or -errno with a one-line reason
+ * in @err.
+ */
+int remount_store(const char *store, const char *mountpoint, bool readonly,
+		  char *err, size_t errlen);
 
 /*
  * The readahead (KiB) of the block device holding @path, 0 if unknown

@@ -67,6 +67,7 @@ struct cmdline {
 	int version;
 	int extra;	/* a third non-option argument */
 	int readonly;	/* -o ro (the last of ro and rw wins) */
+	int remount;	/* -o remount: change a mount, start nothing */
 	unsigned long mntflags; /* per-mount MS_* flags asked, but MS_RDONLY */
 };
 
@@ -106,6 +107,7 @@ static const struct fuse_opt cowfs_opts[] = {
 	OPT("writeback_cache", no_writeback, 0),
 	OPT("no_writeback_cache", no_writeback, 1),
 	OPT("verify", verify, 1),
+	OPT("remount", remount, 1),
 	OPT("-h", help, 1),
 	OPT("--help", help, 1),
 	OPT("-V", version, 1),
@@ -146,6 +148,8 @@ static void usage(FILE *f)
 		"                         (EIO on a mismatch; costs a second read)\n"
 		"  -o allow_other         let other users use the mount\n"
 		"  -o ro                  mount read-only (a read-only store needs it)\n"
+		"  -o remount,ro|rw       make a mounted store read-only or read-write\n"
+		"                         again (what `mount -o remount,ro MNT` runs)\n"
 		"  -h, --help             print this help\n"
 		"  -V, --version          print the version\n"
 		"\ntuning (cowfs(8) says what each does):\n"
@@ -420,6 +424,23 @@ int main(int argc, char *argv[])
 	if (!c.store || !c.mountpoint || c.extra) {
 		log_msg(c.extra ? "too many arguments (see cowfs --help)"
 				: "usage: cowfs STORE MOUNTPOINT [-f] [-o opt,...] (see --help)");
+		goto out_args;
+	}
+	if (c.remount) {
+		/*
+		 * mount(8) passes the mount's other options again (relatime,
+		 * user_id=...); they are the mount's already and are left.
+		 */
+		if (!realpath(c.store, store)) {
+			log_msg("store \"%s\": %s", c.store, strerror(errno));
+			goto out_args;
+		}
+		if (remount_store(store, c.mountpoint, c.readonly, err,
+				  sizeof(err)) < 0) {
+			log_msg("%s", err);
+			goto out_args;
+		}
+		ret = 0;
 		goto out_args;
 	}
 	if (c.commit < 1 || c.commit > 86400) {
