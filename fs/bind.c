@@ -198,6 +198,22 @@ static int find_store_mount(const char *store, const struct stat *pack,
 	return rc;
 }
 
+/*
+ * A live mount of @store (find_store_mount: c->fd open on success), and
+ * what @mountpoint is now in @target: 0, or -errno with c->fd closed.
+ */
+static int live_store_mount(const char *store, const char *mountpoint,
+			    struct candidate *c, struct stat *target)
+{
+	char pack_path[PATH_MAX + 16];
+	struct stat pack;
+
+	snprintf(pack_path, sizeof(pack_path), "%s/blocks", store);
+	if (stat(pack_path, &pack) < 0 || stat(mountpoint, target) < 0)
+		return -errno;
+	return find_store_mount(store, &pack, c);
+}
+
 /* The MS_* flags of the mount at @path that a bind remount sets. */
 static int mount_flags(const char *path, unsigned long *flags)
 {
@@ -215,19 +231,16 @@ int bind_second_mount(const char *store, const char *mountpoint,
 		      char *note, size_t notelen)
 {
 	struct candidate c = { .fd = -1 };
-	char pack_path[PATH_MAX + 16], fdpath[64];
-	struct stat pack, target, root;
+	char fdpath[64];
+	struct stat target, root;
 	unsigned long now = 0;
 	int rc;
 
 	err[0] = note[0] = '\0';
 	if (geteuid() != 0)
 		return 0;
-	snprintf(pack_path, sizeof(pack_path), "%s/blocks", store);
-	if (stat(pack_path, &pack) < 0 || stat(mountpoint, &target) < 0)
+	if (live_store_mount(store, mountpoint, &c, &target))
 		return 0; /* the store's own checks will say why */
-	if (find_store_mount(store, &pack, &c))
-		return 0;
 
 	/* (3) */
 	if (fstat(c.fd, &root) == 0 && root.st_dev == target.st_dev &&
@@ -280,15 +293,12 @@ int remount_store(const char *store, const char *mountpoint, bool readonly,
 		  char *err, size_t errlen)
 {
 	struct candidate c = { .fd = -1 };
-	char pack_path[PATH_MAX + 16];
-	struct stat pack, target, root;
+	struct stat target, root;
 	unsigned long flags = 0;
 	int rc;
 
-	snprintf(pack_path, sizeof(pack_path), "%s/blocks", store);
-	if (stat(pack_path, &pack) < 0 || stat(mountpoint, &target) < 0 ||
-	    find_store_mount(store, &pack, &c) < 0 || fstat(c.fd, &root) < 0 ||
-	    root.st_dev != target.st_dev) {
+	if (live_store_mount(store, mountpoint, &c, &target) ||
+	    fstat(c.fd, &root) < 0 || root.st_dev != target.st_dev) {
 		snprintf(err, errlen,
 			 "cannot remount \"%s\": store \"%s\" is not mounted there",
 			 mountpoint, store);
