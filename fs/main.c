@@ -202,6 +202,105 @@ static int opt_proc(void *data, const char *arg, int key,
 }
 
 /*
+ * What else `-o remount` may be given: mount(8) and mount.fuse3 pass the
+ * mount's options again (the kernel's, libfuse's, the generic flags and
+ * fstab's), and libfuse's own command line options may come from fstab
+ * too. They are left as they are; anything else is refused.
+ */
+static const struct fuse_opt remount_opts[] = {
+	FUSE_OPT_KEY("fd=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("rootmode=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user_id=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("group_id=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("default_permissions", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("allow_other", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("allow_root", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto_unmount", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("max_read=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("blksize=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("blkdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("fsname=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("subtype=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("context=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("fscontext=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("defcontext=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("rootcontext=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("rw", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("suid", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nosuid", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("dev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nodev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("exec", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noexec", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nodiratime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("async", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("sync", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("dirsync", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("atime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("diratime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("relatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("norelatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("strictatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nostrictatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("lazytime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nolazytime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("symfollow", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nosymfollow", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("owner", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("group", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("comment=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("debug", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("-f", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("-s", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("clone_fd", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("max_idle_threads=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_END
+};
+
+/* The first option remount_opts does not list, into @data (a char **). */
+static int remount_proc(void *data, const char *arg, int key,
+			struct fuse_args *outargs)
+{
+	char **unknown = data;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_OPT && strncmp(arg, "x-", 2) && !*unknown)
+		*unknown = strdup(arg);
+	return 0;
+}
+
+/*
+ * -o remount: 0 when @args holds nothing remount_opts does not list;
+ * else says which option and returns -EINVAL.
+ */
+static int remount_check(struct fuse_args *args)
+{
+	char *unknown = NULL;
+	int rc = 0;
+
+	if (fuse_opt_parse(args, &unknown, remount_opts, remount_proc) < 0)
+		return -EINVAL;
+	if (unknown) {
+		log_msg("unknown option for remount: %s (see cowfs --help)",
+			unknown);
+		rc = -EINVAL;
+	}
+	free(unknown);
+	return rc;
+}
+
+/*
  * libfuse's messages ("fuse: unknown option(s): ...") become ours, with
  * the same one-line form: "cowfs: unknown option(s): ...".
  */
@@ -431,6 +530,8 @@ int main(int argc, char *argv[])
 		 * mount(8) passes the mount's other options again (relatime,
 		 * user_id=...); they are the mount's already and are left.
 		 */
+		if (remount_check(&args) < 0)
+			goto out_args;
 		if (!realpath(c.store, store)) {
 			log_msg("store \"%s\": %s", c.store, strerror(errno));
 			goto out_args;
