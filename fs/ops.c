@@ -1515,6 +1515,17 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		pos += len;
 	}
+	/*
+	 * A reader that opened the file O_DIRECT keeps its data out of the
+	 * page cache: the pack is read O_DIRECT too, from the disk into the
+	 * pipe, when every piece is whole pages (the kernel first writes
+	 * back what the pack's cache holds dirty in the range).
+	 */
+	if ((fi->flags & O_DIRECT) && fs->st.packfd_direct >= 0 &&
+	    (((uint64_t)off | (end - (uint64_t)off)) & 4095) == 0)
+		for (size_t i = 0; i < bv->count; i++)
+			if (bv->buf[i].flags & FUSE_BUF_IS_FD)
+				bv->buf[i].fd = fs->st.packfd_direct;
 	read_touch(fs, in);
 	pthread_mutex_unlock(&fs->lock);
 	rc = verify_blocks(fs, ino, vf, nvf);

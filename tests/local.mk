@@ -112,7 +112,7 @@ COWFS_NUMBERED_TESTS = \
 	tests/cowfs/100 tests/cowfs/110 tests/cowfs/111 tests/cowfs/112 \
 	tests/cowfs/113 \
 	tests/cowfs/114 tests/cowfs/115 tests/cowfs/116 tests/cowfs/117 \
-	tests/cowfs/118 tests/cowfs/119 tests/cowfs/120
+	tests/cowfs/118 tests/cowfs/119 tests/cowfs/120 tests/cowfs/121
 COWFS_GOLDEN_OUTPUT = $(COWFS_NUMBERED_TESTS:=.out)
 
 # GNU make has a built-in rule "%.out: %" that would copy a script over its
