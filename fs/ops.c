@@ -1398,14 +1398,18 @@ static void bufvec_add(struct fs *fs, struct fuse_bufvec *bv, uint64_t pos,
 }
 
 /*
- * Counts a read reply's bytes as libfuse will move them: fd buffers by
- * splice when splice is on and the reply fits the pipe (1 MiB), memory
- * buffers (holes: the zero page) by copy.
+ * Counts a read reply's bytes as libfuse will move them
+ * (fuse_send_data_iov): fd buffers by splice when splice is on, the
+ * reply is two pages or more and it fits the pipe (1 MiB, where libfuse
+ * wants a page for the header, one for each buffer and one more, besides
+ * the data); memory buffers (holes: the zero page), and everything else,
+ * by copy.
  */
 static void count_read(struct fs *fs, const struct fuse_bufvec *bv,
 		       uint64_t len)
 {
-	bool splice = !fs->opt.nosplice && len + 4096 <= (1 << 20);
+	bool splice = !fs->opt.nosplice && len >= 2 * 4096 &&
+		      4096 * (bv->count + 2) + 16 + len <= (1 << 20);
 
 	for (size_t i = 0; i < bv->count; i++) {
 		bool fd = bv->buf[i].flags & FUSE_BUF_IS_FD;
