@@ -640,11 +640,12 @@ static int open_pack(struct store *st, char *err, size_t errlen)
 	}
 	/*
 	 * Page-aligned writes go to the pack with O_DIRECT: spliced pages then
-	 * go to the disk without a copy into the host's page cache.
+	 * go to the disk without a copy into the host's page cache. O_DIRECT
+	 * reads of whole pages come from it too, read-only stores included.
 	 */
-	st->packfd_direct = st->readonly ? -1
-			    : openat(st->dirfd, STORE_PACK_NAME,
-				     O_RDWR | O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
+	st->packfd_direct = openat(st->dirfd, STORE_PACK_NAME,
+				   (st->readonly ? O_RDONLY : O_RDWR) |
+					   O_DIRECT | O_NOFOLLOW | O_CLOEXEC);
 	rc = store_lock(st->packfd, st->path, mnt, sizeof(mnt));
 	if (rc == -EBUSY && mnt[0])
 		/* root makes a second mount point a bind mount (fs/bind.c) */
