@@ -79,7 +79,7 @@ enum { KEY_RO = 1, KEY_RW, KEY_MNT_FLAG };
  * filesystem: a second mount point of a mounted store (fs/bind.c) sets
  * them itself.
  */
-static const struct {
+static const struct mnt_flag_opt {
 	const char *name;
 	unsigned long flag;
 	bool set;
@@ -89,6 +89,15 @@ static const struct {
 	{ "exec", MS_NOEXEC, false },	{ "noexec", MS_NOEXEC, true },
 	{ "noatime", MS_NOATIME, true }, { "nodiratime", MS_NODIRATIME, true },
 };
+
+/* The entry of mnt_flag_opts for the option @arg, or NULL. */
+static const struct mnt_flag_opt *mnt_flag_opt(const char *arg)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(mnt_flag_opts); i++)
+		if (!strcmp(arg, mnt_flag_opts[i].name))
+			return &mnt_flag_opts[i];
+	return NULL;
+}
 
 #define OPT(t, p, v) { t, offsetof(struct cmdline, p), v }
 static const struct fuse_opt cowfs_opts[] = {
@@ -177,14 +186,12 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 1;
 	}
 	if (key == KEY_MNT_FLAG) {
-		for (size_t i = 0; i < ARRAY_SIZE(mnt_flag_opts); i++) {
-			if (strcmp(arg, mnt_flag_opts[i].name))
-				continue;
-			if (mnt_flag_opts[i].set)
-				c->mntflags |= mnt_flag_opts[i].flag;
-			else
-				c->mntflags &= ~mnt_flag_opts[i].flag;
-		}
+		const struct mnt_flag_opt *m = mnt_flag_opt(arg);
+
+		if (m && m->set)
+			c->mntflags |= m->flag;
+		else if (m)
+			c->mntflags &= ~m->flag;
 		return 1;
 	}
 	if (key != FUSE_OPT_KEY_NONOPT)
@@ -205,7 +212,9 @@ static int opt_proc(void *data, const char *arg, int key,
  * What else `-o remount` may be given: mount(8) and mount.fuse3 pass the
  * mount's options again (the kernel's, libfuse's, the generic flags and
  * fstab's), and libfuse's own command line options may come from fstab
- * too. They are left as they are; anything else is refused.
+ * too. They are left as they are; anything else is refused. Not listed
+ * here, and let pass by remount_proc: ro, rw and mnt_flag_opts (which
+ * cowfs_opts knows already) and x-* (fstab's notes to other programs).
  */
 static const struct fuse_opt remount_opts[] = {
 	FUSE_OPT_KEY("fd=", FUSE_OPT_KEY_DISCARD),
@@ -225,16 +234,6 @@ static const struct fuse_opt remount_opts[] = {
 	FUSE_OPT_KEY("fscontext=", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("defcontext=", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("rootcontext=", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("rw", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("suid", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("nosuid", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("dev", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("nodev", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("exec", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("noexec", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("noatime", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("nodiratime", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("async", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("sync", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("dirsync", FUSE_OPT_KEY_DISCARD),
@@ -268,21 +267,22 @@ static const struct fuse_opt remount_opts[] = {
 	FUSE_OPT_END
 };
 
-/* The first option remount_opts does not list, into @data (a char **). */
+/* The first option not known for a remount, into @data (a char **). */
 static int remount_proc(void *data, const char *arg, int key,
 			struct fuse_args *outargs)
 {
 	char **unknown = data;
 
 	(void)outargs;
-	if (key == FUSE_OPT_KEY_OPT && strncmp(arg, "x-", 2) && !*unknown)
+	if (key == FUSE_OPT_KEY_OPT && !*unknown && strncmp(arg, "x-", 2) &&
+	    strcmp(arg, "ro") && strcmp(arg, "rw") && !mnt_flag_opt(arg))
 		*unknown = strdup(arg);
 	return 0;
 }
 
 /*
- * -o remount: 0 when @args holds nothing remount_opts does not list;
- * else says which option and returns -EINVAL.
+ * -o remount: 0 when @args holds only options known for a remount
+ * (remount_opts, remount_proc); else says which and returns -EINVAL.
  */
 static int remount_check(struct fuse_args *args)
 {
